@@ -1,0 +1,42 @@
+# The two commands the README promises: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt lambda_src/requirements*.txt constraints.txt | sha256sum | cut -c1-12)
+
+.PHONY: venv test lint typecheck unit demo model lock clean
+
+venv: $(STAMP)
+
+$(STAMP):
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy .
+
+unit: venv
+	$(BIN)/python -m pytest
+
+test: lint typecheck unit
+
+lock: venv
+	{ echo '# Every package of the dev environment, pinned (pip freeze). Regenerate with `make lock`.'; \
+	  $(BIN)/python -m pip freeze; } > constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# The demo model: the original architecture with seeded, untrained weights (models/README.md).
+models/demo/model.tflite: | venv
+	$(BIN)/python -m modelkit.build demo models/demo
+	$(BIN)/python -m modelkit.convert models/demo models/demo
+
+model: models/demo/model.tflite

@@ -1,0 +1,1 @@
+"""Pulumi components of the image-classification pipeline, one per module."""

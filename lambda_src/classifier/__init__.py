@@ -1,0 +1,1 @@
+"""The inference function: SQS batches of S3 upload events -> classify -> DynamoDB records."""

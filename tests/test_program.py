@@ -1,0 +1,110 @@
+"""The whole program (__main__.py) under mocks, with the dev and prod stack files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from local.program import Mocks, UnknownInvokeError, run
+from tests.infra_helpers import run_program
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_pipeline_is_wired_end_to_end(stack: str) -> None:
+    deployment = run_program(stack)
+    bucket = deployment.one("aws:s3/bucket:Bucket")
+    table = deployment.one("aws:dynamodb/table:Table")
+    queue = deployment.one("aws:sqs/queue:Queue", "-queue")
+
+    rule = json.loads(deployment.one("aws:cloudwatch/eventRule:EventRule").inputs["eventPattern"])
+    target = deployment.one("aws:cloudwatch/eventTarget:EventTarget").inputs
+    mapping = deployment.one("aws:lambda/eventSourceMapping:EventSourceMapping").inputs
+    function = deployment.one("aws:lambda/function:Function").inputs
+    environment = function["environment"]["variables"]
+
+    assert rule["detail"]["bucket"]["name"] == [bucket["bucket"]]
+    assert target["arn"] == queue["arn"] == mapping["eventSourceArn"]
+    assert environment["TABLE_NAME"] == table["name"]
+    assert environment["CLASS_NAMES"] == "AAW,ECLW,FAW"
+    assert environment["TIMEZONE"] == "Africa/Lagos"
+    assert environment["UPLOAD_PREFIX"] == "uploads/"
+    assert environment["INFERENCE_RUNTIME"] == "litert"
+    assert environment["POWERTOOLS_SERVICE_NAME"] == "image-classifier"
+    assert function["memorySize"] == 7168 and function["timeout"] == 300
+    assert queue.inputs["visibilityTimeoutSeconds"] >= 6 * function["timeout"]
+    assert function["imageUri"] == deployment.exports["image_uri"]
+    assert "@sha256:" in function["imageUri"]
+
+
+def test_image_platform_follows_the_function_architecture() -> None:
+    for architecture, platform in (("x86_64", "linux/amd64"), ("arm64", "linux/arm64")):
+        deployment = run_program("dev", {"image-classifier:architecture": architecture})
+
+        image = deployment.one("docker:index/image:Image").inputs
+        function = deployment.one("aws:lambda/function:Function").inputs
+
+        assert function["architectures"] == [architecture]
+        assert image["build"]["platform"] == platform
+
+
+def test_prod_protects_its_data_and_dev_can_be_torn_down() -> None:
+    dev, prod = run_program("dev"), run_program("prod")
+
+    for deployment, protected in ((dev, False), (prod, True)):
+        bucket = deployment.one("aws:s3/bucket:Bucket")
+        table = deployment.one("aws:dynamodb/table:Table")
+        assert (bucket.protect, bucket.retain_on_delete) == (protected, protected)
+        assert (table.protect, table.retain_on_delete) == (protected, protected)
+        assert table.inputs["deletionProtectionEnabled"] is protected
+        assert bucket.inputs["forceDestroy"] is (not protected)
+        assert deployment.one("aws:ecr/repository:Repository").inputs["forceDelete"] is (not protected)
+    assert (
+        prod.one("aws:cloudwatch/logGroup:LogGroup").inputs["retentionInDays"]
+        > dev.one("aws:cloudwatch/logGroup:LogGroup").inputs["retentionInDays"]
+    )
+    assert prod.one("aws:lambda/function:Function").inputs["reservedConcurrentExecutions"] >= 1
+
+
+def test_names_carry_project_and_stack_so_stacks_never_collide() -> None:
+    dev, prod = run_program("dev"), run_program("prod")
+
+    assert all(r.name.startswith("image-classifier-dev") for r in dev)
+    assert all(r.name.startswith("image-classifier-prod") for r in prod)
+    dev_names = {r["name"] for r in dev if r.custom and "name" in r.outputs}
+    prod_names = {r["name"] for r in prod if r.custom and "name" in r.outputs}
+    assert dev_names and not dev_names & prod_names
+
+
+def test_stack_outputs_are_exported() -> None:
+    exports = run_program("dev").exports
+
+    assert set(exports) >= {
+        "bucket",
+        "upload_prefix",
+        "table",
+        "queue_url",
+        "dlq_url",
+        "function_name",
+        "function_arn",
+        "image_uri",
+        "region",
+    }
+    assert exports["region"] == "eu-west-1"
+    assert exports["function_name"] == "image-classifier-dev-classify"
+
+
+def test_a_bad_setting_stops_the_program_before_any_resource() -> None:
+    mocks = Mocks()
+    with pytest.raises(Exception, match="functionMemoryMb: must be from 128 to 10240, got 20000"):
+        run_program("dev", {"image-classifier:functionMemoryMb": "20000"}, mocks=mocks)
+
+    assert mocks.declared == {}
+
+
+def test_unknown_invokes_are_never_faked() -> None:
+    import pulumi_aws as aws
+
+    with pytest.raises(Exception, match="no mock answers the invoke aws:ec2/getVpc:getVpc"):
+        run(lambda: aws.ec2.get_vpc(default=True))
+    assert issubclass(UnknownInvokeError, RuntimeError)
