@@ -11,22 +11,21 @@ from typing import Any
 PolicyDocument = dict[str, Any]
 
 # What the inference function does, action by action (see lambda_src): read the uploaded object
-# version; read, write and conditionally update its items (prediction, daily counter, object
-# claim) inside one TransactWriteItems, which needs the per-item actions; the SQS event source
-# mapping polls and deletes with the function's role; logs go to its own log group.
+# version; read its claim and the day's counter, then write claim, counter and record in one
+# TransactWriteItems, which IAM checks as the per-item actions (Put -> PutItem, Update ->
+# UpdateItem); the SQS event source mapping receives, deletes and reads queue attributes with
+# the function's role; the runtime writes logs to the function's own log group.
 FUNCTION_S3_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
 # Without ListBucket, S3 answers 403 instead of 404 for an object or version that no longer
 # exists, and the function could not tell "deleted before processing" (record REJECTED) from a
 # permissions problem (retry). The bucket holds only uploads, so listing reveals nothing else.
 FUNCTION_BUCKET_ACTIONS = ("s3:ListBucket",)
 FUNCTION_TABLE_ACTIONS = (
-    "dynamodb:ConditionCheckItem",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
 )
 FUNCTION_QUEUE_ACTIONS = (
-    "sqs:ChangeMessageVisibility",
     "sqs:DeleteMessage",
     "sqs:GetQueueAttributes",
     "sqs:ReceiveMessage",

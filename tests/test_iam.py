@@ -14,11 +14,9 @@ EXPECTED_ACTIONS = {
     "s3:GetObject",
     "s3:GetObjectVersion",
     "s3:ListBucket",
-    "dynamodb:ConditionCheckItem",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
-    "sqs:ChangeMessageVisibility",
     "sqs:DeleteMessage",
     "sqs:GetQueueAttributes",
     "sqs:ReceiveMessage",
@@ -77,9 +75,9 @@ def test_every_resource_is_scoped_to_this_stack() -> None:
 
     assert grants["s3:GetObject"] == grants["s3:GetObjectVersion"] == {f"{bucket}/uploads/*"}
     assert grants["s3:ListBucket"] == {bucket}
-    for action in ("dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"):
+    for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"):
         assert grants[action] == {table}, action
-    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"):
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"):
         assert grants[action] == {queue}, action
     assert grants["logs:PutLogEvents"] == grants["logs:CreateLogStream"] == {f"{log_group}:*"}
     # The upload-prefix grant must not reach other keys of the bucket.
