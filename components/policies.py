@@ -15,7 +15,9 @@ PolicyDocument = dict[str, Any]
 # TransactWriteItems, which IAM checks as the per-item actions (Put -> PutItem, Update ->
 # UpdateItem); the SQS event source mapping receives, deletes and reads queue attributes with
 # the function's role; the runtime writes logs to the function's own log group.
-FUNCTION_S3_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
+# The bucket is versioned from birth, so every event names a version and every read is a
+# versioned GET (s3:GetObjectVersion); plain s3:GetObject is never needed.
+FUNCTION_S3_ACTIONS = ("s3:GetObjectVersion",)
 # Without ListBucket, S3 answers 403 instead of 404 for an object or version that no longer
 # exists, and the function could not tell "deleted before processing" (record REJECTED) from a
 # permissions problem (retry). The bucket holds only uploads, so listing reveals nothing else.

@@ -166,7 +166,7 @@ class ClassificationService:
 
     def _get_object(self, obj: UploadedObject, key: str) -> tuple[Any, str]:
         params: dict[str, Any] = {"Bucket": obj.bucket, "Key": key}
-        if obj.version_id and obj.version_id != "null":
+        if obj.version_id:  # "null" too: the version an object got before versioning was on
             params["VersionId"] = obj.version_id
         try:
             return self.s3.get_object(**params), key
