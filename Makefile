@@ -40,3 +40,7 @@ models/demo/model.tflite: | venv
 	$(BIN)/python -m modelkit.convert models/demo models/demo
 
 model: models/demo/model.tflite
+
+# The whole pipeline on the embedded local cloud: moto + the program's resources + the function.
+demo: model
+	$(BIN)/python -m local demo

@@ -35,3 +35,71 @@ def serialize_in_process_requests() -> None:
 
     BotocoreStubber.process_request = atomic  # type: ignore[method-assign]
     _installed = True
+
+
+def conditions_met(conditions: dict[str, dict[str, Any]], context: dict[str, str]) -> bool:
+    """IAM condition semantics for the operators our policies use; a key absent from the request
+    context leaves the condition unmet."""
+    import fnmatch
+
+    for operator, pairs in conditions.items():
+        for key, expected in pairs.items():
+            if key not in context:
+                return False
+            values = [str(v) for v in (expected if isinstance(expected, list) else [expected])]
+            actual = context[key]
+            if operator == "Bool":
+                met = actual.lower() in {v.lower() for v in values}
+            elif operator in ("StringEquals", "ArnEquals"):
+                met = actual in values
+            elif operator in ("StringLike", "ArnLike"):
+                met = any(fnmatch.fnmatchcase(actual, v) for v in values)
+            else:
+                raise NotImplementedError(f"local policy evaluation does not know the {operator} operator")
+            if not met:
+                return False
+    return True
+
+
+def evaluate_statements(document: dict[str, Any], action: str, resource: str, context: dict[str, str]) -> Any:
+    """moto's statement matching (actions, resources, principal "*"), with conditions evaluated
+    here: moto treats an unmet condition as an explicit Deny whatever the statement's effect, and
+    ignores every operator but StringEquals."""
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+
+    statements = document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
+    results = []
+    for statement in statements:
+        if "Condition" in statement:
+            if not conditions_met(statement["Condition"], context):
+                continue  # the statement does not apply to this request
+            statement = {k: v for k, v in statement.items() if k != "Condition"}
+        results.append(IAMPolicyStatement(statement).is_action_permitted(action, resource))
+    if PermissionResult.DENIED in results:
+        return PermissionResult.DENIED
+    return PermissionResult.PERMITTED if PermissionResult.PERMITTED in results else PermissionResult.NEUTRAL
+
+
+def evaluate_bucket_policy_conditions(secure_transport: bool = True) -> None:
+    """Let moto's S3 apply a bucket policy's conditions instead of misreading them.
+
+    moto checks the bucket policy on object requests without any request context, so the TLS-only
+    statement (Deny s3:* when aws:SecureTransport is false) would deny every request. Here the
+    check gets the request's `aws:SecureTransport`: the local endpoint listens on loopback only,
+    where it stands in for S3's TLS endpoint, so its requests count as secure transport.
+    Idempotent.
+    """
+    import json
+
+    from moto.s3.models import FakeBucket
+
+    context = {"aws:SecureTransport": "true" if secure_transport else "false"}
+
+    def get_permission(self: FakeBucket, action: str, resource: str) -> Any:
+        from moto.iam.access_control import PermissionResult
+
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        return evaluate_statements(json.loads(self.policy.decode()), action, resource, context)
+
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]

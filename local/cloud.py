@@ -1,0 +1,114 @@
+"""The embedded local cloud: moto on loopback + the stack the program declares + the function runner."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local.deploy import Deployer, LocalStack
+from local.program import DEFAULT_REGION, PROJECT_ROOT, Deployment, run_stack
+from local.runner import FunctionRunner
+from local.server import MotoServer
+
+STATE_FILE = PROJECT_ROOT / ".local-cloud.json"
+LOCAL_VISIBILITY_SECONDS = 20
+"""The queue's visibility timeout locally: a failed message comes back in seconds, not the
+deployed 6x function timeout, so retries and the DLQ can be watched during a demo."""
+
+
+def prepare_model(model_dir: Path, runtime: str) -> Path:
+    """The model folder the runtime needs, converted with the same module the image build uses."""
+    if runtime != "litert" or (model_dir / "model.tflite").is_file():
+        return model_dir
+    from modelkit.convert import convert
+
+    digest = hashlib.sha256((model_dir / "model.keras").read_bytes()).hexdigest()[:16]
+    target = PROJECT_ROOT / "models" / ".local" / digest
+    if not (target / "model.tflite").is_file():
+        convert(model_dir, target)
+    return target
+
+
+@dataclass
+class LocalCloud:
+    port: int = 4566
+    stack: str = "dev"
+    workers: int | None = None
+    config: dict[str, str] = field(default_factory=dict)
+    visibility_seconds: int = LOCAL_VISIBILITY_SECONDS
+
+    def __post_init__(self) -> None:
+        self.server: MotoServer | None = None
+        self.runner: FunctionRunner | None = None
+        self.deployment: Deployment | None = None
+        self.resources: LocalStack | None = None
+        self.run_dir = Path(tempfile.mkdtemp(prefix="local-cloud-"))
+
+    @property
+    def endpoint_url(self) -> str:
+        assert self.server is not None
+        return self.server.endpoint_url
+
+    def start(self) -> LocalCloud:
+        self.server = MotoServer(self.port).start()
+        try:
+            self.deployment = run_stack(self.stack, self.config)
+            region = self.deployment.exports.get("region") or DEFAULT_REGION
+            deployer = Deployer(self.deployment, self.endpoint_url, region, self.visibility_seconds)
+            self.resources = deployer.deploy()
+            image = self.deployment.one("docker:index/image:Image")
+            model_dir = prepare_model(
+                PROJECT_ROOT / image.inputs["build"]["args"]["MODEL_DIR"],
+                self.resources.function.environment.get("INFERENCE_RUNTIME", "litert"),
+            )
+            workers = self.workers or min(self.resources.function.max_concurrency, os.cpu_count() or 2)
+            self.runner = FunctionRunner(
+                self.resources.function, self.endpoint_url, region, model_dir, self.run_dir, workers
+            )
+            self.runner.start()
+        except BaseException:
+            self.stop()
+            raise
+        STATE_FILE.write_text(json.dumps(self.summary()))
+        return self
+
+    def summary(self) -> dict[str, Any]:
+        assert self.resources is not None
+        r = self.resources
+        return {
+            "endpoint_url": self.endpoint_url,
+            "region": r.region,
+            "bucket": r.bucket,
+            "upload_prefix": r.upload_prefix,
+            "table": r.table,
+            "queue_url": r.queue_url,
+            "dlq_url": r.dlq_url,
+            "delivery_dlq_url": r.delivery_dlq_url,
+            "function": r.function.name,
+            "logs": str(self.run_dir),
+        }
+
+    def stop(self) -> None:
+        if self.runner is not None:
+            self.runner.stop()
+            self.runner = None
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+        if STATE_FILE.exists():
+            STATE_FILE.unlink()
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    def __enter__(self) -> LocalCloud:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()

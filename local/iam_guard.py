@@ -1,0 +1,141 @@
+"""Least privilege, proven at run time: every AWS call checked against the declared role policy.
+
+Installed in each function execution environment before the handler is imported. For each call
+the function (or its queue poller, which AWS runs with the function's role) makes, the guard
+works out the IAM action and the concrete resource ARN, evaluates them against the policy the
+Pulumi program declares for the role (moto's IAM policy evaluator), records the use, and fails
+the call loudly with AccessDenied when the policy does not allow it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from moto.iam.access_control import IAMPolicy, PermissionResult
+
+ACCOUNT_ID = "123456789012"
+MISSING_OBJECT_CODES = {"NoSuchKey", "NoSuchVersion", "404", "NotFound"}
+
+
+class AccessDeniedByLocalIam(PermissionError):
+    pass
+
+
+class IamGuard:
+    def __init__(self, policies: list[dict[str, Any]], region: str, usage_log: Path | None = None) -> None:
+        for policy in policies:
+            for statement in policy["Statement"]:
+                unsupported = {"Condition", "NotAction", "NotResource", "NotPrincipal"} & set(statement)
+                if unsupported:
+                    raise ValueError(
+                        f"local IAM check cannot evaluate {sorted(unsupported)} in statement "
+                        f"{statement.get('Sid', statement)} faithfully; keep the function role unconditional "
+                        "or extend local/iam_guard.py"
+                    )
+        self._policies = [IAMPolicy(json.dumps(p)) for p in policies]
+        self.region = region
+        self._usage_log = usage_log
+        self._lock = threading.Lock()
+
+    # -- evaluation ----------------------------------------------------------------------------
+    def allows(self, action: str, resource: str) -> bool:
+        results = [p.is_action_permitted(action, resource) for p in self._policies]
+        return PermissionResult.DENIED not in results and PermissionResult.PERMITTED in results
+
+    def check(self, service: str, operation: str, action: str, resource: str) -> bool:
+        allowed = self.allows(action, resource)
+        self._record({"call": f"{service}:{operation}", "action": action, "resource": resource, "allowed": allowed})
+        return allowed
+
+    def _record(self, entry: dict[str, Any]) -> None:
+        if self._usage_log is None:
+            return
+        with self._lock, self._usage_log.open("a") as log:
+            log.write(json.dumps({**entry, "pid": os.getpid()}) + "\n")
+
+    # -- what a call needs -----------------------------------------------------------------------
+    def required(self, service: str, operation: str, params: dict[str, Any]) -> Iterator[tuple[str, str]]:
+        """(action, resource ARN) pairs IAM evaluates for one API call."""
+        region, account = self.region, ACCOUNT_ID
+        if service == "s3":
+            bucket, key = params.get("Bucket", ""), params.get("Key", "")
+            if operation in ("GetObject", "HeadObject"):
+                yield (
+                    ("s3:GetObjectVersion" if params.get("VersionId") else "s3:GetObject"),
+                    f"arn:aws:s3:::{bucket}/{key}",
+                )
+            elif operation in ("PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"):
+                yield "s3:PutObject", f"arn:aws:s3:::{bucket}/{key}"
+            elif operation in ("ListObjectsV2", "ListObjects"):
+                yield "s3:ListBucket", f"arn:aws:s3:::{bucket}"
+            else:
+                raise AccessDeniedByLocalIam(f"no IAM mapping for s3:{operation}; add one to local/iam_guard.py")
+        elif service == "dynamodb":
+            if operation in ("TransactWriteItems", "TransactGetItems"):
+                verbs = {
+                    "Put": "PutItem",
+                    "Update": "UpdateItem",
+                    "Delete": "DeleteItem",
+                    "ConditionCheck": "ConditionCheckItem",
+                    "Get": "GetItem",
+                }
+                for item in params.get("TransactItems", []):
+                    (kind, body), *_ = item.items()
+                    yield f"dynamodb:{verbs[kind]}", f"arn:aws:dynamodb:{region}:{account}:table/{body['TableName']}"
+            elif operation in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "DescribeTable"):
+                yield f"dynamodb:{operation}", f"arn:aws:dynamodb:{region}:{account}:table/{params['TableName']}"
+            else:
+                raise AccessDeniedByLocalIam(f"no IAM mapping for dynamodb:{operation}; add one to local/iam_guard.py")
+        elif service == "sqs":
+            name = str(params.get("QueueUrl", "")).rstrip("/").rsplit("/", 1)[-1]
+            action = {
+                "DeleteMessageBatch": "DeleteMessage",
+                "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
+                "SendMessageBatch": "SendMessage",
+            }.get(operation, operation)
+            yield f"sqs:{action}", f"arn:aws:sqs:{region}:{account}:{name}"
+        elif service == "logs":
+            group, stream = params.get("logGroupName", ""), params.get("logStreamName", "")
+            yield f"logs:{operation}", f"arn:aws:logs:{region}:{account}:log-group:{group}:log-stream:{stream}"
+        else:
+            raise AccessDeniedByLocalIam(f"no IAM mapping for {service}:{operation}; add one to local/iam_guard.py")
+
+    # -- botocore hooks --------------------------------------------------------------------------
+    def _before(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        service, operation = model.service_model.service_name, model.name
+        for action, resource in self.required(service, operation, params):
+            if not self.check(service, operation, action, resource):
+                raise AccessDeniedByLocalIam(
+                    f"local IAM check: the function role may not {action} on {resource} "
+                    f"({service}:{operation}); the Pulumi program's role policy does not allow it"
+                )
+        if service == "s3":
+            context["iam_guard_bucket"] = params.get("Bucket", "")
+
+    def _after_s3_read(
+        self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
+    ) -> None:
+        """S3 answers 404 for a missing object only to callers allowed s3:ListBucket; others get 403."""
+        code = parsed.get("Error", {}).get("Code")
+        if http_response.status_code == 404 or code in MISSING_OBJECT_CODES:
+            bucket = context.get("iam_guard_bucket", "")
+            if not self.check("s3", model.name, "s3:ListBucket", f"arn:aws:s3:::{bucket}"):
+                parsed["Error"] = {"Code": "AccessDenied", "Message": "Access Denied (no s3:ListBucket)"}
+
+    def install(self, session: Any) -> None:
+        """Register on a botocore session (boto3.DEFAULT_SESSION._session) before clients exist."""
+        session.register("before-parameter-build", self._before)
+        session.register("after-call.s3.GetObject", self._after_s3_read)
+        session.register("after-call.s3.HeadObject", self._after_s3_read)
+
+
+def read_usage(directory: Path) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    for path in sorted(directory.glob("iam-usage-*.jsonl")):
+        entries += [json.loads(line) for line in path.read_text().splitlines() if line]
+    return entries

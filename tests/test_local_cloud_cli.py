@@ -1,0 +1,91 @@
+"""The local cloud as users drive it: config changes the stack, `python -m local up` serves and stops."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import boto3
+import pytest
+from classifier.records import object_digest
+
+from local.program import PROJECT_ROOT
+from local.results import Results
+from local.server import PortInUseError, ensure_port_free
+from tests.images import jpeg
+from tests.test_local_cloud import client, e2e_model, free_port, start_cloud, upload, wait_for  # noqa: F401
+
+pytestmark = [pytest.mark.enable_socket, pytest.mark.slow]
+
+
+def test_the_local_stack_follows_the_program(e2e_model: str) -> None:
+    """Change the upload prefix in config: the rule and the function's environment follow."""
+    other = start_cloud(e2e_model, **{"image-classifier:uploadPrefix": "incoming/"})
+    try:
+        summary = other.summary()
+        results = Results(client(other, "dynamodb"), summary["table"])
+        inside = upload(other, "incoming/a.jpg", jpeg(seed=1))
+        outside = upload(other, "uploads/a.jpg", jpeg(seed=2))
+
+        wait_for(results, [inside])
+        time.sleep(1)
+
+        assert summary["upload_prefix"] == "incoming/"
+        assert results.claim(object_digest(outside)) is None
+    finally:
+        other.stop()
+        other.cleanup()
+
+
+def test_a_taken_port_is_refused_clearly() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        with pytest.raises(PortInUseError, match=f"port {port} on 127.0.0.1 is already in use"):
+            ensure_port_free(port)
+
+
+def test_local_up_prints_one_json_line_serves_and_stops_on_sigterm(e2e_model: str) -> None:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "local",
+            "up",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--config",
+            f"modelSource={e2e_model}",
+        ],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        info = json.loads(line)
+        assert set(info) == {"endpoint_url", "region", "bucket", "upload_prefix", "table", "queue_url", "dlq_url"}
+        assert info["endpoint_url"] == f"http://127.0.0.1:{port}"
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=info["endpoint_url"],
+            region_name=info["region"],
+            aws_access_key_id="a",
+            aws_secret_access_key="b",
+        )
+        assert s3.list_objects_v2(Bucket=info["bucket"]).get("KeyCount") == 0
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0

@@ -1,0 +1,141 @@
+"""The local cloud's pieces on their own: event fixups, the IAM guard, policy conditions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from moto.iam.access_control import PermissionResult
+
+from components.policies import bucket_policy, function_policy
+from local.emulator import conditions_met, evaluate_statements
+from local.fixups import fix_event
+from local.iam_guard import AccessDeniedByLocalIam, IamGuard
+from tests.conftest import load_event
+
+BUCKET_ARN = "arn:aws:s3:::photos"
+ROLE_POLICY = function_policy(
+    bucket_arn=BUCKET_ARN,
+    upload_prefix="uploads/",
+    table_arn="arn:aws:dynamodb:eu-west-1:123456789012:table/preds",
+    queue_arn="arn:aws:sqs:eu-west-1:123456789012:queue",
+    log_group_arn="arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/fn",
+    tracing=False,
+)
+
+
+def moto_shaped_event() -> dict:
+    event = load_event("eventbridge_object_created")
+    obj = event["detail"]["object"]
+    obj["eTag"] = obj.pop("etag")
+    obj["sequencer"] = "617f08299329d189"
+    event["detail"]["reason"] = "ObjectCreated"
+    event["id"] = "17793124-05d4-b198-2fde-7ededc63b103"  # moto sends this id with every event
+    return event
+
+
+def test_moto_events_are_corrected_to_the_shape_aws_sends() -> None:
+    real = load_event("eventbridge_object_created")
+
+    fixed = fix_event(moto_shaped_event(), message_id="m-1")
+
+    assert fixed["detail"]["object"]["etag"] == real["detail"]["object"]["etag"]
+    assert "eTag" not in fixed["detail"]["object"]
+    assert fixed["detail"]["reason"] == "PutObject"
+    assert fixed["id"] != real["id"]
+    assert fix_event(moto_shaped_event(), "m-1")["id"] == fixed["id"], "a redelivered message keeps its event id"
+    assert (
+        fix_event(moto_shaped_event(), "m-2")["detail"]["object"]["sequencer"] != fixed["detail"]["object"]["sequencer"]
+    )
+    assert fix_event(real, "m-3") == real, "a real-shaped event is left alone"
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "params", "expected"),
+    [
+        (
+            "s3",
+            "GetObject",
+            {"Bucket": "photos", "Key": "uploads/a.jpg", "VersionId": "v1"},
+            [("s3:GetObjectVersion", "arn:aws:s3:::photos/uploads/a.jpg")],
+        ),
+        (
+            "s3",
+            "GetObject",
+            {"Bucket": "photos", "Key": "uploads/a.jpg"},
+            [("s3:GetObject", "arn:aws:s3:::photos/uploads/a.jpg")],
+        ),
+        (
+            "dynamodb",
+            "TransactWriteItems",
+            {"TransactItems": [{"Put": {"TableName": "preds"}}, {"Update": {"TableName": "preds"}}]},
+            [
+                ("dynamodb:PutItem", "arn:aws:dynamodb:eu-west-1:123456789012:table/preds"),
+                ("dynamodb:UpdateItem", "arn:aws:dynamodb:eu-west-1:123456789012:table/preds"),
+            ],
+        ),
+        (
+            "sqs",
+            "DeleteMessageBatch",
+            {"QueueUrl": "http://127.0.0.1:4566/123456789012/queue"},
+            [("sqs:DeleteMessage", "arn:aws:sqs:eu-west-1:123456789012:queue")],
+        ),
+    ],
+)
+def test_guard_maps_calls_to_the_action_and_arn_iam_evaluates(service, operation, params, expected) -> None:
+    guard = IamGuard([ROLE_POLICY], "eu-west-1")
+
+    assert list(guard.required(service, operation, params)) == expected
+
+
+def test_guard_allows_the_declared_grants_and_nothing_else() -> None:
+    guard = IamGuard([ROLE_POLICY], "eu-west-1")
+
+    assert guard.allows("s3:GetObjectVersion", "arn:aws:s3:::photos/uploads/cam/a.jpg")
+    assert not guard.allows("s3:GetObjectVersion", "arn:aws:s3:::photos/private/a.jpg")
+    assert not guard.allows("s3:PutObject", "arn:aws:s3:::photos/uploads/a.jpg")
+    assert not guard.allows("dynamodb:Scan", "arn:aws:dynamodb:eu-west-1:123456789012:table/preds")
+    assert not guard.allows("dynamodb:GetItem", "arn:aws:dynamodb:eu-west-1:123456789012:table/other")
+    with pytest.raises(AccessDeniedByLocalIam, match="no IAM mapping for s3:DeleteBucket"):
+        list(guard.required("s3", "DeleteBucket", {"Bucket": "photos"}))
+
+
+def test_guard_refuses_policies_it_cannot_evaluate_faithfully() -> None:
+    conditional = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": "*",
+                "Condition": {"Bool": {"aws:SecureTransport": "true"}},
+            }
+        ],
+    }
+
+    with pytest.raises(ValueError, match="cannot evaluate \\['Condition'\\]"):
+        IamGuard([conditional], "eu-west-1")
+
+
+def test_tls_only_bucket_policy_denies_insecure_requests_and_only_those() -> None:
+    policy = bucket_policy(BUCKET_ARN)
+
+    insecure = evaluate_statements(
+        policy, "s3:PutObject", f"{BUCKET_ARN}/uploads/a.jpg", {"aws:SecureTransport": "false"}
+    )
+    secure = evaluate_statements(policy, "s3:PutObject", f"{BUCKET_ARN}/uploads/a.jpg", {"aws:SecureTransport": "true"})
+
+    assert insecure == PermissionResult.DENIED
+    assert secure == PermissionResult.NEUTRAL
+
+
+def test_conditions_need_their_key_in_the_request() -> None:
+    assert conditions_met({"Bool": {"aws:SecureTransport": "false"}}, {"aws:SecureTransport": "FALSE"})
+    assert not conditions_met({"Bool": {"aws:SecureTransport": "false"}}, {})
+    assert conditions_met(
+        {"ArnLike": {"aws:SourceArn": "arn:aws:events:*:*:rule/x*"}},
+        {"aws:SourceArn": "arn:aws:events:eu-west-1:1:rule/xy"},
+    )
+    with pytest.raises(NotImplementedError, match="NumericLessThan"):
+        conditions_met({"NumericLessThan": {"k": "1"}}, {"k": "0"})
+    assert json.dumps(ROLE_POLICY)  # the role policy the guard loads is plain JSON
