@@ -279,5 +279,47 @@ def results(
     out.print(_counts_table(counts, day))
 
 
+def _move_messages(sqs: Any, source: str, target: str) -> int:
+    """Move every message from one queue to another: send a copy, then delete the original."""
+    moved = 0
+    while True:
+        messages = sqs.receive_message(QueueUrl=source, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
+            "Messages", []
+        )
+        if not messages:
+            return moved
+        for message in messages:
+            sqs.send_message(QueueUrl=target, MessageBody=message["Body"])
+            sqs.delete_message(QueueUrl=source, ReceiptHandle=message["ReceiptHandle"])
+            moved += 1
+
+
+@app.command()
+def redrive(
+    source: Annotated[str, typer.Option("--from", help="processing, delivery or all")] = "all",
+    endpoint_url: Annotated[str | None, typer.Option(help="Local endpoint (default: the running `local up`).")] = None,
+) -> None:
+    """Send dead-lettered messages back to the upload queue, to be classified again.
+
+    On AWS the same is `aws sqs start-message-move-task --source-arn <processing DLQ ARN>` (back
+    to the queue it came from) or the console's "Start DLQ redrive".
+    """
+    summary: dict[str, Any] = json.loads(STATE_FILE.read_text()) if STATE_FILE.exists() else {}
+    if endpoint_url:
+        summary["endpoint_url"] = endpoint_url
+    if not summary.get("queue_url"):
+        err.print("[red]no local cloud is running: start `python -m local up`[/red]")
+        raise typer.Exit(2)
+    if source not in ("processing", "delivery", "all"):
+        err.print("[red]--from takes processing, delivery or all[/red]")
+        raise typer.Exit(2)
+    sqs = _client(summary, "sqs")
+    queues = {"processing": summary["dlq_url"], "delivery": summary["delivery_dlq_url"]}
+    for name, url in queues.items():
+        if source in (name, "all"):
+            moved = _move_messages(sqs, url, summary["queue_url"])
+            out.print(f"{name} DLQ: {moved} message(s) sent back to the upload queue")
+
+
 if __name__ == "__main__":
     app()

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ class LocalCloud:
     workers: int | None = None
     config: dict[str, str] = field(default_factory=dict)
     visibility_seconds: int = LOCAL_VISIBILITY_SECONDS
+    adjust: Callable[[Deployment], None] | None = None
+    """Edit what the program declared before it is created (tests narrow the role policy)."""
 
     def __post_init__(self) -> None:
         self.server: MotoServer | None = None
@@ -59,6 +62,8 @@ class LocalCloud:
         self.server = MotoServer(self.port).start()
         try:
             self.deployment = run_stack(self.stack, self.config)
+            if self.adjust is not None:
+                self.adjust(self.deployment)
             region = self.deployment.exports.get("region") or DEFAULT_REGION
             deployer = Deployer(self.deployment, self.endpoint_url, region, self.visibility_seconds)
             self.resources = deployer.deploy()

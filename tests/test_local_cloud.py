@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from classifier.records import object_digest
 
 from local.cloud import LocalCloud
 from local.iam_report import IamReport
-from local.program import PROJECT_ROOT
+from local.program import PROJECT_ROOT, Deployment
 from local.results import Results
 from tests.images import jpeg
 
@@ -46,9 +46,10 @@ def e2e_model() -> str:
     return E2E_MODEL
 
 
-def start_cloud(model: str, **config: str) -> LocalCloud:
+def start_cloud(model: str, adjust: Callable[[Deployment], None] | None = None, **config: str) -> LocalCloud:
+    """A local cloud on a free port with the tiny model, quick retries and a 2-receive DLQ."""
     settings = {"image-classifier:modelSource": model, "image-classifier:maxReceiveCount": "2", **config}
-    return LocalCloud(port=free_port(), workers=2, config=settings, visibility_seconds=1).start()
+    return LocalCloud(port=free_port(), workers=2, config=settings, visibility_seconds=1, adjust=adjust).start()
 
 
 @pytest.fixture(scope="module")

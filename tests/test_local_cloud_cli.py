@@ -12,6 +12,7 @@ import time
 
 import boto3
 import pytest
+from classifier.events import UploadedObject
 from classifier.records import object_digest
 
 from local.program import PROJECT_ROOT
@@ -86,6 +87,62 @@ def test_local_up_prints_one_json_line_serves_and_stops_on_sigterm(e2e_model: st
             aws_secret_access_key="b",
         )
         assert s3.list_objects_v2(Bucket=info["bucket"]).get("KeyCount") == 0
+        version = s3.put_object(Bucket=info["bucket"], Key="uploads/cli.jpg", Body=jpeg(seed=3))["VersionId"]
+        dynamodb = boto3.client(
+            "dynamodb",
+            endpoint_url=info["endpoint_url"],
+            region_name=info["region"],
+            aws_access_key_id="a",
+            aws_secret_access_key="b",
+        )
+        claim = wait_for(
+            Results(dynamodb, info["table"]),
+            [UploadedObject(info["bucket"], "uploads/cli.jpg", version, None, None, None)],
+        )
+        date = claim["uploads/cli.jpg"]["RecordDate"]
+
+        shown = subprocess.run(
+            [sys.executable, "-m", "local", "results", "--date", date, "--json"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+
+        answer = json.loads(shown.stdout)
+        assert answer["date"] == date
+        assert [p["ObjectKey"] for p in answer["predictions"]] == ["uploads/cli.jpg"]
+        assert sum(answer["counts"].values()) == 1
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
+    assert not (PROJECT_ROOT / ".local-cloud.json").exists(), "a stopped cloud leaves no state behind"
+
+
+def test_the_demo_runs_end_to_end_and_reports_nothing_lost(e2e_model: str) -> None:
+    demo = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "local",
+            "demo",
+            "--port",
+            str(free_port()),
+            "--workers",
+            "2",
+            "-c",
+            f"modelSource={e2e_model}",
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "160"},
+    )
+
+    assert demo.returncode == 0, demo.stderr[-3000:]
+    assert "every upload was recorded exactly once; nothing lost" in demo.stderr
+    assert "the run used 10 of the role's 10 granted actions" in demo.stderr
+    for expected in ("chelsea.jpg", "CLASSIFIED", "not-an-image", "truncated-image", "empty-object", "object-missing"):
+        assert expected in demo.stdout, expected
