@@ -12,7 +12,7 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from local.emulator import evaluate_bucket_policy_conditions
+from local.emulator import evaluate_bucket_policy_conditions, transactions_cost_what_they_touch
 
 HOST = "127.0.0.1"
 # moto accepts any credentials; these never leave the machine.
@@ -62,6 +62,7 @@ class MotoServer:
     def __init__(self, port: int, host: str = HOST) -> None:
         ensure_port_free(port, host)
         evaluate_bucket_policy_conditions(secure_transport=True)
+        transactions_cost_what_they_touch()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise here
         self.host, self.port = host, port
         app = DomainDispatcherApplication(create_backend_app)

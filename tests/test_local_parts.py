@@ -139,3 +139,46 @@ def test_conditions_need_their_key_in_the_request() -> None:
     with pytest.raises(NotImplementedError, match="NumericLessThan"):
         conditions_met({"NumericLessThan": {"k": "1"}}, {"k": "0"})
     assert json.dumps(ROLE_POLICY)  # the role policy the guard loads is plain JSON
+
+
+def test_a_failed_transaction_leaves_every_item_as_it_was(aws_credentials) -> None:
+    """The emulator keeps only touched items for rollback; a cancelled transaction must still
+    undo its first write when its second fails."""
+    import boto3
+    from botocore.exceptions import ClientError
+    from moto import mock_aws
+
+    from local.emulator import serialize_in_process_requests
+    from tests.function_harness import create_table
+
+    serialize_in_process_requests()
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
+        create_table(dynamodb, "t")
+        key = {"PredictionDate": {"S": "d"}, "ClassPredictionID": {"S": "COUNT#A"}}
+        dynamodb.put_item(TableName="t", Item={**key, "Count": {"N": "5"}})
+
+        with pytest.raises(ClientError, match="TransactionCanceled"):
+            dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": "t",
+                            "Item": {"PredictionDate": {"S": "OBJECT#x"}, "ClassPredictionID": {"S": "CLAIM"}},
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": "t",
+                            "Key": key,
+                            "UpdateExpression": "SET #c = :n",
+                            "ConditionExpression": "#c = :old",
+                            "ExpressionAttributeNames": {"#c": "Count"},
+                            "ExpressionAttributeValues": {":n": {"N": "7"}, ":old": {"N": "6"}},
+                        }
+                    },
+                ]
+            )
+
+        items = dynamodb.scan(TableName="t")["Items"]
+        assert items == [{**key, "Count": {"N": "5"}}]
