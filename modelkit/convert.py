@@ -45,12 +45,16 @@ def calibration_set(count: int = 16, seed: int = 0) -> np.ndarray:
     return np.stack(images).astype(np.uint8)
 
 
-def normalize(batch: np.ndarray, normalization: str) -> np.ndarray:
-    """The function's own normalisation (lambda_src/classifier/model.py), so build-time checks
-    feed the model exactly what the function will."""
+def _function_code_on_path() -> None:
+    """Build-time checks use the function's own code (lambda_src/classifier), as the image lays it out."""
     function_code = str(Path(__file__).resolve().parent.parent / "lambda_src")
     if function_code not in sys.path:
         sys.path.insert(0, function_code)
+
+
+def normalize(batch: np.ndarray, normalization: str) -> np.ndarray:
+    """The function's own normalisation, so build-time checks feed the model what the function will."""
+    _function_code_on_path()
     from classifier.model import normalize as function_normalize
 
     return function_normalize(batch, normalization)
@@ -84,7 +88,7 @@ def convert(model_dir: Path, out_dir: Path, tolerance: float = 1e-4) -> Parity:
     if out_dir.resolve() != model_dir.resolve():
         shutil.copy(model_dir / "metadata.json", out_dir / "metadata.json")
 
-    parity = check_parity(model, out_dir / "model.tflite", metadata["normalization"])
+    parity = check_parity(model, out_dir)
     if parity.top1_agreement < 1.0 or parity.max_abs_diff > tolerance:
         raise ConversionError(
             f"LiteRT model disagrees with Keras: top-1 agreement {parity.top1_agreement:.1%}, max probability "
@@ -93,19 +97,16 @@ def convert(model_dir: Path, out_dir: Path, tolerance: float = 1e-4) -> Parity:
     return parity
 
 
-def check_parity(model: object, tflite_path: Path, normalization: str) -> Parity:
-    from ai_edge_litert.interpreter import Interpreter
+def check_parity(model: object, model_dir: Path) -> Parity:
+    """Keras against the converted model as the function serves it (LiteRTClassifier: the same
+    normalisation, batching and fixed-batch handling)."""
+    _function_code_on_path()
+    from classifier.model import LiteRTClassifier, ModelMetadata
 
+    metadata = ModelMetadata.load(model_dir)
     images = calibration_set()
-    x = normalize(images, normalization)
-    expected = np.asarray(model(x, training=False))  # type: ignore[operator]
-    interpreter = Interpreter(model_path=str(tflite_path))
-    index = interpreter.get_input_details()[0]["index"]
-    interpreter.resize_tensor_input(index, list(x.shape))
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(index, x)
-    interpreter.invoke()
-    got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    expected = np.asarray(model(normalize(images, metadata.normalization), training=False))  # type: ignore[operator]
+    got = LiteRTClassifier(model_dir, metadata).predict(images)
     agreement = float(np.mean(np.argmax(expected, 1) == np.argmax(got, 1)))
     return Parity(len(images), agreement, float(np.max(np.abs(expected - got))))
 

@@ -132,3 +132,29 @@ def test_config_travels_through_the_environment_unchanged() -> None:
     assert FunctionConfig.from_environment(config.to_environment()) == config
     with pytest.raises(RuntimeError, match="function environment lacks TABLE_NAME, CLASS_NAMES"):
         FunctionConfig.from_environment({})
+
+
+def test_snapstart_hooks_warm_the_model_and_renew_clients_and_seed(world: World) -> None:
+    import random
+
+    from snapshot_restore_py import get_after_restore, get_before_snapshot
+
+    service = handler.configure(world.service)
+    registered_before = [f for f, *_ in get_before_snapshot()]
+    registered_after = [f for f, *_ in get_after_restore()]
+    assert handler._before_snapshot in registered_before and handler._after_restore in registered_after
+
+    handler._before_snapshot()  # a warm-up inference, in the snapshot
+    random.seed(1)
+    before = random.random()
+    random.seed(1)
+    handler._after_restore()
+    restored = handler._service
+
+    assert restored is not None and restored is not service
+    assert restored.classifier is service.classifier, "the loaded model is kept"
+    assert restored.s3 is not service.s3 and restored.store is not service.store
+    assert random.random() != before, "each restored environment reseeds"
+    event = world.upload("uploads/after-restore.jpg", jpeg())
+    assert handler.lambda_handler(sqs_batch(event), FakeContext()) == {"batchItemFailures": []}
+    assert [r["ObjectKey"] for r in world.records()] == ["uploads/after-restore.jpg"]

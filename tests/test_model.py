@@ -99,3 +99,59 @@ def test_batching_gives_the_same_answer_as_one_at_a_time(litert_classifier) -> N
 def test_unknown_runtime_is_refused(tiny_model_dir: Path) -> None:
     with pytest.raises(ModelContractError, match="unknown inference runtime 'onnx'"):
         load_classifier(tiny_model_dir, "onnx", CLASSES)
+
+
+@pytest.mark.slow
+def test_a_model_fixed_to_batch_one_is_served_one_image_at_a_time(tmp_path: Path) -> None:
+    import keras
+
+    from modelkit.convert import convert
+
+    inputs = keras.Input(shape=(224, 224, 3), batch_size=1)
+    features = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 7, strides=8)(inputs))
+    directory = tmp_path / "batch-one"
+    directory.mkdir()
+    keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(features)).save(directory / "model.keras")
+    (directory / "metadata.json").write_text(json.dumps({"classes": list(CLASSES), "normalization": "unit"}))
+
+    parity = convert(directory, directory)
+    classifier = load_classifier(directory, "litert", CLASSES)
+    batch = sample_batch()
+    together = classifier.predict(batch)
+
+    assert parity.top1_agreement == 1.0
+    assert together.shape == (len(batch), 3)
+    assert (
+        np.abs(together - np.concatenate([classifier.predict(batch[i : i + 1]) for i in range(len(batch))])).max()
+        < 1e-6
+    )
+
+
+@pytest.mark.slow
+def test_reduced_scale_decoding_keeps_every_top1_on_real_and_generated_photos(tensorflow_classifier) -> None:
+    """The demo-sized contract: the fast JPEG path must not change a single prediction."""
+    import io
+
+    import skimage.data
+    from PIL import Image
+
+    from tests.images import encode, photo
+
+    photos = [
+        Image.fromarray(getattr(skimage.data, n)()).convert("RGB") for n in ("astronaut", "coffee", "chelsea", "rocket")
+    ]
+    photos += [photo(3000, 2000, seed=s) for s in range(4)]
+    big = [p.resize((p.width * 4, p.height * 4)) if p.width < 1500 else p for p in photos]
+    fast, full = [], []
+    for picture in big:
+        data = encode(picture, "JPEG", quality=92)
+        fast.append(decode(data, size=(224, 224), allowed_formats=("JPEG",)))
+        with Image.open(io.BytesIO(data)) as whole:
+            full.append(
+                np.asarray(whole.convert("RGB").resize((224, 224), Image.Resampling.BILINEAR, reducing_gap=3.0))
+            )
+
+    fast_top1 = tensorflow_classifier.predict(np.stack(fast)).argmax(1)
+    full_top1 = tensorflow_classifier.predict(np.stack(full)).argmax(1)
+
+    assert (fast_top1 == full_top1).all()

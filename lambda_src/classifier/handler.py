@@ -1,22 +1,28 @@
 """Lambda entry point: SQS batches of S3 `Object Created` events -> the core -> partial batch response.
 
 The model and AWS clients are created once per execution environment, at init: with SnapStart
-the snapshot then holds a loaded model. Tests and the local cloud call `configure()` with their
-own service instead.
+the snapshot then holds a loaded, warmed-up model. What must differ per restored environment is
+renewed by the runtime hooks below: AWS clients (their connections and credentials belong to the
+snapshotting environment) and the random generator's seed (used for retry jitter). Tests and the
+local cloud call `configure()` with their own service instead.
 """
 
 from __future__ import annotations
 
 import os
+import random
+from dataclasses import replace
 from typing import Any
 
 import boto3
+import numpy as np
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
+from snapshot_restore_py import register_after_restore, register_before_snapshot
 
 from classifier.config import FunctionConfig
 from classifier.core import ClassificationService, Outcome
@@ -31,20 +37,35 @@ processor = BatchProcessor(event_type=EventType.SQS)
 _service: ClassificationService | None = None
 
 
-def build_service(config: FunctionConfig | None = None) -> ClassificationService:
-    """The production wiring: config from the environment, boto3 clients, the baked-in model."""
-    config = config or FunctionConfig.from_environment()
-    region = os.environ.get("AWS_REGION") or boto3.session.Session().region_name or "us-east-1"
+def _region() -> str:
+    return os.environ.get("AWS_REGION") or boto3.session.Session().region_name or "us-east-1"
+
+
+def _with_fresh_clients(service: ClassificationService) -> ClassificationService:
+    """The same service with new AWS clients (new connections, current credentials)."""
     # Standard retry mode backs off on throttling; the short timeouts turn a stuck call into a
     # retryable failure long before the function's own timeout.
     client_config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
-    return ClassificationService(
-        config=config,
-        s3=boto3.client("s3", region_name=region, config=client_config),
-        store=PredictionStore(config.table_name, boto3.client("dynamodb", region_name=region, config=client_config)),
-        classifier=load_classifier(config.model_dir, config.inference_runtime, config.class_names),
-        region=region,
+    session = boto3.session.Session(region_name=service.region)
+    return replace(
+        service,
+        s3=session.client("s3", config=client_config),
+        store=PredictionStore(service.config.table_name, session.client("dynamodb", config=client_config)),
     )
+
+
+def build_service(config: FunctionConfig | None = None) -> ClassificationService:
+    """The production wiring: config from the environment, boto3 clients, the baked-in model."""
+    config = config or FunctionConfig.from_environment()
+    session = boto3.session.Session(region_name=_region())
+    service = ClassificationService(
+        config=config,
+        s3=session.client("s3"),
+        store=PredictionStore(config.table_name, session.client("dynamodb")),
+        classifier=load_classifier(config.model_dir, config.inference_runtime, config.class_names),
+        region=session.region_name or _region(),
+    )
+    return _with_fresh_clients(service)
 
 
 def configure(service: ClassificationService | None = None) -> ClassificationService:
@@ -53,6 +74,24 @@ def configure(service: ClassificationService | None = None) -> ClassificationSer
     _service = service or build_service()
     return _service
 
+
+def _before_snapshot() -> None:
+    """Run the model once, so the snapshot holds an interpreter whose first call is already paid."""
+    if _service is not None:
+        shape = (1, *_service.classifier.metadata.input_shape)
+        _service.classifier.predict(np.zeros(shape, dtype=np.uint8))
+
+
+def _after_restore() -> None:
+    """Every restored environment gets its own clients and its own random seed."""
+    global _service
+    random.seed(os.urandom(16))
+    if _service is not None:
+        _service = _with_fresh_clients(_service)
+
+
+register_before_snapshot(_before_snapshot)
+register_after_restore(_after_restore)
 
 if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and os.environ.get("CLASSIFIER_LAZY_INIT") != "1":
     configure()  # init phase: load the model before the first event (and before a snapshot)
