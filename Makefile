@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt lambda_src/requirements*.txt constraints.txt | sha256sum | cut -c1-12)
 
-.PHONY: venv test lint typecheck unit demo model lock clean
+.PHONY: venv test lint typecheck unit demo model bench lock clean
 
 venv: $(STAMP)
 
@@ -44,3 +44,7 @@ model: models/demo/model.tflite
 # The whole pipeline on the embedded local cloud: moto + the program's resources + the function.
 demo: model
 	$(BIN)/python -m local demo
+
+# Benchmarks: (a) our LiteRT path, (b) our TensorFlow path, (c) the original-style handler.
+bench: model
+	$(BIN)/python -m bench

@@ -77,7 +77,11 @@ def main() -> None:
 
     function_name = f"{name}-classify"
     model_dir = stage_model(settings.model, PROJECT_ROOT)
-    build_args = {"MODEL_DIR": model_dir, "INFERENCE_RUNTIME": settings.inference_runtime}
+    build_args = {
+        "MODEL_DIR": model_dir,
+        "INFERENCE_RUNTIME": settings.inference_runtime,
+        "MODEL_PRECISION": settings.model_precision,
+    }
     image = ModelImage(
         name,
         ModelImageArgs(

@@ -19,6 +19,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CLASSES = ("AAW", "ECLW", "FAW")
 ARCHITECTURES = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
 RUNTIMES = ("litert", "tensorflow")
+PRECISIONS = ("float32", "dynamic-int8")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "MPO")
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
@@ -84,6 +85,7 @@ class Settings:
     timezone: str
     architecture: str
     inference_runtime: str
+    model_precision: str
     model: ModelSource
     memory_mb: int
     timeout_seconds: int
@@ -142,6 +144,12 @@ def load_settings(config: ConfigReader, project: str, stack: str) -> Settings:
             f"reservedConcurrency: must be at least maxConcurrency ({max_concurrency}) so the "
             f"queue poller is never throttled, got {reserved}"
         )
+    runtime = r.choice("inferenceRuntime", "litert", RUNTIMES)
+    precision = r.choice("modelPrecision", "float32", PRECISIONS)
+    if precision != "float32" and runtime != "litert":
+        raise SettingsError(
+            f"modelPrecision: {precision} is a LiteRT conversion; with inferenceRuntime {runtime} use float32"
+        )
     batch_size = r.integer("batchSize", 10, 1, 10000)
     window = r.integer("batchingWindowSeconds", 0 if batch_size <= 10 else 1, 0, 300)
     if batch_size > 10 and window == 0:
@@ -156,7 +164,8 @@ def load_settings(config: ConfigReader, project: str, stack: str) -> Settings:
         upload_prefix=_upload_prefix(r),
         timezone=_timezone(r),
         architecture=r.choice("architecture", "x86_64", tuple(ARCHITECTURES)),
-        inference_runtime=r.choice("inferenceRuntime", "litert", RUNTIMES),
+        inference_runtime=runtime,
+        model_precision=precision,
         model=_model_source(r),
         memory_mb=r.integer("functionMemoryMb", 7168, 128, 10240),
         timeout_seconds=timeout,

@@ -23,16 +23,24 @@ LOCAL_VISIBILITY_SECONDS = 20
 deployed 6x function timeout, so retries and the DLQ can be watched during a demo."""
 
 
-def prepare_model(model_dir: Path, runtime: str) -> Path:
-    """The model folder the runtime needs, converted with the same module the image build uses."""
-    if runtime != "litert" or (model_dir / "model.tflite").is_file():
+def prepare_model(model_dir: Path, runtime: str, precision: str = "float32") -> Path:
+    """The model folder the runtime needs, converted with the same module and settings the image
+    build uses (lambda_src/Dockerfile), so local runs serve what AWS will."""
+    if runtime != "litert":
         return model_dir
+    existing = model_dir / "model.tflite"
+    if (
+        precision == "float32"
+        and existing.is_file()
+        and existing.stat().st_mtime >= (model_dir / "model.keras").stat().st_mtime
+    ):
+        return model_dir  # converted and parity-checked by the same module (`make model`)
     from modelkit.convert import convert
 
     digest = hashlib.sha256((model_dir / "model.keras").read_bytes()).hexdigest()[:16]
-    target = PROJECT_ROOT / "models" / ".local" / digest
+    target = PROJECT_ROOT / "models" / ".local" / f"{digest}-{precision}"
     if not (target / "model.tflite").is_file():
-        convert(model_dir, target)
+        convert(model_dir, target, precision)
     return target
 
 
@@ -45,6 +53,8 @@ class LocalCloud:
     visibility_seconds: int = LOCAL_VISIBILITY_SECONDS
     adjust: Callable[[Deployment], None] | None = None
     """Edit what the program declared before it is created (tests narrow the role policy)."""
+    handler: str = "classifier.handler:lambda_handler"
+    """The function's entry point, "module:function" (benchmarks swap in other handlers)."""
 
     def __post_init__(self) -> None:
         self.server: MotoServer | None = None
@@ -68,9 +78,9 @@ class LocalCloud:
             deployer = Deployer(self.deployment, self.endpoint_url, region, self.visibility_seconds)
             self.resources = deployer.deploy()
             image = self.deployment.one("docker:index/image:Image")
+            build_args = image.inputs["build"]["args"]
             model_dir = prepare_model(
-                PROJECT_ROOT / image.inputs["build"]["args"]["MODEL_DIR"],
-                self.resources.function.environment.get("INFERENCE_RUNTIME", "litert"),
+                PROJECT_ROOT / build_args["MODEL_DIR"], build_args["INFERENCE_RUNTIME"], build_args["MODEL_PRECISION"]
             )
             workers = self.workers or min(self.resources.function.max_concurrency, os.cpu_count() or 2)
             self.runner = FunctionRunner(

@@ -11,6 +11,7 @@ dead-letter queue. Every AWS call, the poller's included, passes the local IAM c
 
 from __future__ import annotations
 
+import importlib
 import json
 import multiprocessing
 import os
@@ -24,7 +25,7 @@ from typing import Any
 from local.deploy import FunctionSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-EMPTY_POLL_PAUSE = 0.1  # short polls: a long poll would hold the emulator's request lock
+EMPTY_POLL_PAUSE = 0.025  # short polls: a long poll would hold the emulator's request lock
 
 
 @dataclass
@@ -35,6 +36,17 @@ class WorkerConfig:
     spec: FunctionSpec
     model_dir: str
     run_dir: str
+    handler: str = "classifier.handler:lambda_handler"
+    cpus: tuple[int, ...] = ()
+    """CPUs this environment may use: each Lambda environment has vCPUs of its own."""
+
+
+def share_cpus(workers: int) -> list[tuple[int, ...]]:
+    """Split the machine's CPUs between environments when there are enough to go round."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if not cpus or workers > len(cpus):
+        return [()] * workers
+    return [tuple(cpus[i :: workers]) for i in range(workers)]
 
 
 @dataclass
@@ -137,6 +149,8 @@ def worker_main(config: WorkerConfig, stop: Any, reports: Any) -> None:
     os.dup2(log.fileno(), 2)
     os.environ.update(_environment(config))
     sys.path[:0] = [str(PROJECT_ROOT / "lambda_src"), str(PROJECT_ROOT)]
+    if config.cpus:
+        os.sched_setaffinity(0, config.cpus)
 
     import boto3
 
@@ -148,8 +162,10 @@ def worker_main(config: WorkerConfig, stop: Any, reports: Any) -> None:
 
     try:
         started = time.perf_counter()
-        from classifier import handler  # cold start: the model loads here
-
+        module_name, _, function_name = config.handler.partition(":")
+        lambda_handler = getattr(
+            importlib.import_module(module_name), function_name
+        )  # cold start: the model loads here
         cold_start = time.perf_counter() - started
     except Exception as err:
         reports.put({"worker": config.index, "kind": "crashed", "error": repr(err)})
@@ -170,7 +186,7 @@ def worker_main(config: WorkerConfig, stop: Any, reports: Any) -> None:
         context = _Context(spec.name, spec.memory_mb, arn, str(uuid.uuid4()))
         started = time.perf_counter()
         try:
-            response = handler.lambda_handler(event, context)
+            response = lambda_handler(event, context)
             failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         except Exception as err:  # the whole batch failed: every message comes back
             print(json.dumps({"level": "ERROR", "message": "invocation failed", "error": repr(err)}), flush=True)

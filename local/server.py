@@ -28,6 +28,13 @@ def local_client(service: str, endpoint_url: str, region: str) -> Any:
     return session.client(service, endpoint_url=endpoint_url)  # type: ignore[call-overload]
 
 
+def free_port(host: str = HOST) -> int:
+    """A port nothing listens on right now (for tests and benchmarks that start clouds)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
 class PortInUseError(RuntimeError):
     pass
 

@@ -4,7 +4,6 @@ in worker processes, every AWS call checked against the declared role policy."""
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,17 +19,12 @@ from local.cloud import LocalCloud
 from local.iam_report import IamReport
 from local.program import PROJECT_ROOT, Deployment
 from local.results import Results
+from local.server import free_port
 from tests.images import jpeg
 
 pytestmark = [pytest.mark.enable_socket, pytest.mark.slow]
 
 E2E_MODEL = "models/.e2e-tiny"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

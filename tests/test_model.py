@@ -155,3 +155,17 @@ def test_reduced_scale_decoding_keeps_every_top1_on_real_and_generated_photos(te
     full_top1 = tensorflow_classifier.predict(np.stack(full)).argmax(1)
 
     assert (fast_top1 == full_top1).all()
+
+
+@pytest.mark.slow
+def test_dynamic_int8_conversion_keeps_top1_and_names_itself(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from modelkit.convert import TOLERANCE, convert
+
+    parity = convert(tiny_model_dir, tmp_path / "int8", precision="dynamic-int8")
+    classifier = load_classifier(tmp_path / "int8", "litert", CLASSES)
+    reference = load_classifier(tiny_model_dir, "tensorflow", CLASSES)
+    batch = sample_batch()
+
+    assert parity.top1_agreement == 1.0 and parity.max_abs_diff <= TOLERANCE["dynamic-int8"]
+    assert classifier.metadata.version == "tiny-seed11-untrained+dynamic-int8"
+    assert (classifier.predict(batch).argmax(1) == reference.predict(batch).argmax(1)).mean() >= 0.9

@@ -48,6 +48,20 @@ def test_image_platform_follows_the_function_architecture() -> None:
         assert image["build"]["platform"] == platform
 
 
+def test_runtime_and_precision_are_one_setting_each_and_reach_the_image_build() -> None:
+    default = run_program("dev").one("docker:index/image:Image").inputs["build"]["args"]
+    tensorflow = run_program("dev", {"image-classifier:inferenceRuntime": "tensorflow"})
+    int8 = run_program("dev", {"image-classifier:modelPrecision": "dynamic-int8"})
+
+    assert (default["INFERENCE_RUNTIME"], default["MODEL_PRECISION"]) == ("litert", "float32")
+    assert tensorflow.one("docker:index/image:Image").inputs["build"]["args"]["INFERENCE_RUNTIME"] == "tensorflow"
+    assert (
+        tensorflow.one("aws:lambda/function:Function").inputs["environment"]["variables"]["INFERENCE_RUNTIME"]
+        == "tensorflow"
+    )
+    assert int8.one("docker:index/image:Image").inputs["build"]["args"]["MODEL_PRECISION"] == "dynamic-int8"
+
+
 def test_prod_protects_its_data_and_dev_can_be_torn_down() -> None:
     dev, prod = run_program("dev"), run_program("prod")
 

@@ -61,6 +61,7 @@ def test_stack_files_differ_where_it_matters() -> None:
         ("ephemeralStorageMb", "256", "ephemeralStorageMb: must be from 512 to 10240"),
         ("inferenceRuntime", "onnx", "inferenceRuntime: must be one of litert, tensorflow"),
         ("architecture", "amd64", "architecture: must be one of x86_64, arm64"),
+        ("modelPrecision", "int4", "modelPrecision: must be one of float32, dynamic-int8"),
         ("classNames", "", None),  # empty string means unset: defaults apply
         ("classNames", "[]", "classNames: must list at least one class"),
         ("classNames", "AAW,AAW", "classNames: names must be unique"),
@@ -100,6 +101,8 @@ def test_conflicting_values_are_refused_together() -> None:
         settings_from(snapStart="true", ephemeralStorageMb="1024")
     with pytest.raises(SettingsError, match="reservedConcurrency: must be at least maxConcurrency"):
         settings_from(maxConcurrency="10", reservedConcurrency="5")
+    with pytest.raises(SettingsError, match="modelPrecision: dynamic-int8 is a LiteRT conversion"):
+        settings_from(inferenceRuntime="tensorflow", modelPrecision="dynamic-int8")
     with pytest.raises(SettingsError, match="batchingWindowSeconds: SQS batch sizes above 10"):
         settings_from(batchSize="100", batchingWindowSeconds="0")
 

@@ -1,0 +1,1 @@
+"""Benchmarks: our LiteRT and TensorFlow paths against a handler written the original way."""
