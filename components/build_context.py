@@ -23,8 +23,9 @@ def _files(root: Path, relative: Iterable[str]) -> list[Path]:
 def content_tag(root: Path, relative: Iterable[str], build_args: Mapping[str, str]) -> str:
     """A short digest of the files and build arguments that make the image.
 
-    Same inputs, same tag: an unchanged program pushes nothing new to the immutable repository,
-    and any change to code, model or arguments gets a tag of its own.
+    Same inputs, same tag; any change to code, model or arguments gets a tag of its own. The
+    inputs must be what the build context admits (.dockerignore), since pulumi-docker rebuilds
+    whenever the context changes, and an immutable repository refuses a second push to a tag.
     """
     digest = hashlib.sha256()
     for key in sorted(build_args):

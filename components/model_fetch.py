@@ -1,14 +1,18 @@
-"""Bring a remote model archive (s3:// or https://) into the image build context.
+"""Bring the stack's model into the image build context, as models/.build/.
 
 The Docker build context can only copy local files, and a private s3:// object needs the
 deployer's credentials, which must never enter the image or its build arguments. So the program
-fetches the archive with those credentials just before the build, checks it, and unpacks it
-under models/.fetched/, from where the Dockerfile copies it like any local model.
+fetches a remote archive with those credentials just before the build, checks it, and unpacks it
+under models/.fetched/. Whatever the source, the chosen model folder is then staged (hard links)
+as models/.build/, the only model folder the root .dockerignore admits: the build context holds
+exactly what the image tag is computed from, so pulumi-docker rebuilds exactly when the tag
+changes and never pushes an existing tag to the immutable repository.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tarfile
 import tempfile
@@ -24,6 +28,7 @@ Downloader = Callable[[str, Path], str]
 """(url, destination file) -> a version string (ETag/version id or content digest)."""
 
 FETCHED = ".fetched"
+BUILD = ".build"
 
 
 class ModelFetchError(RuntimeError):
@@ -71,14 +76,39 @@ def _unpack(archive: Path, target: Path) -> None:
 
 
 def stage_model(source: ModelSource, project_root: Path, downloader: Downloader = download) -> str:
-    """Return the model's path relative to the project root, fetching a remote one if needed."""
+    """Stage the stack's model as models/.build/ and return that path, relative to the project root."""
+    model = resolve_model(source, project_root, downloader)
+    staged = project_root / LOCAL_MODEL_ROOT / BUILD
+    if staged.exists():
+        shutil.rmtree(staged)
+    shutil.copytree(model, staged, copy_function=_link_or_copy)
+    return staged.relative_to(project_root).as_posix()
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)  # instant and no extra disk for a 100 MB model
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _single_folder(unpacked: Path) -> Path:
+    """An archive of `model/...` holds the model one level down: use that folder."""
+    children = list(unpacked.iterdir())
+    if not (unpacked / "metadata.json").exists() and len(children) == 1 and children[0].is_dir():
+        return children[0]
+    return unpacked
+
+
+def resolve_model(source: ModelSource, project_root: Path, downloader: Downloader = download) -> Path:
+    """The model folder itself: the local one, or a remote archive fetched and unpacked."""
     if source.kind == "local":
         if not (project_root / source.location).exists():
             raise ModelFetchError(
                 f"modelSource: {source.location} does not exist; run `make model` for the demo model "
                 "or point modelSource at your own"
             )
-        return source.location
+        return project_root / source.location
     cache = project_root / LOCAL_MODEL_ROOT / FETCHED
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache) as scratch:
@@ -94,4 +124,4 @@ def stage_model(source: ModelSource, project_root: Path, downloader: Downloader 
             unpacked.mkdir()
             _unpack(archive, unpacked)
             unpacked.rename(target)
-    return (target.relative_to(project_root)).as_posix()
+    return _single_folder(target)

@@ -27,8 +27,8 @@ class ModelImageArgs:
     function_name_prefix: pulumi.Input[str]
     """Only functions whose names start with this may pull the image."""
     tag: str
-    """Content-derived tag (see build_context.content_tag): tags are immutable, so a changed
-    build must get a new tag and an unchanged one may push the same tag again."""
+    """Content-derived tag (build_context.content_tag) over exactly the build context, so a
+    changed context gets a new tag in the immutable repository and an unchanged one no rebuild."""
     build_args: Mapping[str, str] = field(default_factory=dict)
     keep_images: int = 10
     force_delete: bool = False
@@ -81,7 +81,7 @@ class ModelImage(pulumi.ComponentResource):
         identity = aws.get_caller_identity_output()
         partition = aws.get_partition_output()
         region = aws.get_region_output()
-        aws.ecr.RepositoryPolicy(
+        pull_policy = aws.ecr.RepositoryPolicy(
             f"{name}-lambda-pull",
             repository=repository.name,
             policy=pulumi.Output.all(
@@ -111,7 +111,9 @@ class ModelImage(pulumi.ComponentResource):
                 username=token.user_name,
                 password=pulumi.Output.secret(token.password),
             ),
-            opts=child,
+            # The function is created from this image: let the pull policy exist first, or Lambda
+            # tries to write the repository policy itself (which needs ecr:SetRepositoryPolicy).
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[pull_policy]),
         )
 
         self.repository_url = repository.repository_url

@@ -84,7 +84,7 @@ class LocalCloud:
             )
             workers = self.workers or min(self.resources.function.max_concurrency, os.cpu_count() or 2)
             self.runner = FunctionRunner(
-                self.resources.function, self.endpoint_url, region, model_dir, self.run_dir, workers
+                self.resources.function, self.endpoint_url, region, model_dir, self.run_dir, workers, self.handler
             )
             self.runner.start()
         except BaseException:

@@ -128,10 +128,26 @@ class IamGuard:
                 parsed["Error"] = {"Code": "AccessDenied", "Message": "Access Denied (no s3:ListBucket)"}
 
     def install(self, session: Any) -> None:
-        """Register on a botocore session (boto3.DEFAULT_SESSION._session) before clients exist."""
+        """Register on one botocore session, before its clients exist."""
         session.register("before-parameter-build", self._before)
         session.register("after-call.s3.GetObject", self._after_s3_read)
         session.register("after-call.s3.HeadObject", self._after_s3_read)
+
+    def install_everywhere(self) -> None:
+        """Guard every boto3 session this process creates, the default one included: the function
+        makes fresh sessions of its own (after a SnapStart restore, for instance)."""
+        import boto3
+        import boto3.session
+
+        guard = self
+        original_init = boto3.session.Session.__init__
+
+        def guarded_init(session: Any, *args: Any, **kwargs: Any) -> None:
+            original_init(session, *args, **kwargs)
+            guard.install(session._session)
+
+        boto3.session.Session.__init__ = guarded_init  # type: ignore[method-assign,assignment]
+        boto3.DEFAULT_SESSION = None  # the next default session is made, and guarded, on first use
 
 
 def read_usage(directory: Path) -> list[dict[str, Any]]:

@@ -46,7 +46,7 @@ def share_cpus(workers: int) -> list[tuple[int, ...]]:
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     if not cpus or workers > len(cpus):
         return [()] * workers
-    return [tuple(cpus[i :: workers]) for i in range(workers)]
+    return [tuple(cpus[i::workers]) for i in range(workers)]
 
 
 @dataclass
@@ -156,9 +156,9 @@ def worker_main(config: WorkerConfig, stop: Any, reports: Any) -> None:
 
     from local.iam_guard import IamGuard
 
-    boto3.setup_default_session(region_name=config.region)
     guard = IamGuard(config.spec.role_policies, config.region, run_dir / f"iam-usage-{config.index}.jsonl")
-    guard.install(boto3.DEFAULT_SESSION._session)  # type: ignore[union-attr]
+    guard.install_everywhere()
+    boto3.setup_default_session(region_name=config.region)
 
     try:
         started = time.perf_counter()
@@ -208,7 +208,14 @@ def worker_main(config: WorkerConfig, stop: Any, reports: Any) -> None:
 
 class FunctionRunner:
     def __init__(
-        self, spec: FunctionSpec, endpoint_url: str, region: str, model_dir: Path, run_dir: Path, workers: int
+        self,
+        spec: FunctionSpec,
+        endpoint_url: str,
+        region: str,
+        model_dir: Path,
+        run_dir: Path,
+        workers: int,
+        handler: str = "classifier.handler:lambda_handler",
     ) -> None:
         self.spec, self.endpoint_url, self.region = spec, endpoint_url, region
         self.model_dir, self.run_dir = model_dir, run_dir
@@ -216,11 +223,12 @@ class FunctionRunner:
         context = multiprocessing.get_context("spawn")  # a fresh interpreter, like a new environment
         self._stop = context.Event()
         self.reports: Any = context.Queue()
+        cpus = share_cpus(self.workers)
         self._processes = [
             context.Process(
                 target=worker_main,
                 args=(
-                    WorkerConfig(i, endpoint_url, region, spec, str(model_dir), str(run_dir)),
+                    WorkerConfig(i, endpoint_url, region, spec, str(model_dir), str(run_dir), handler, cpus[i]),
                     self._stop,
                     self.reports,
                 ),

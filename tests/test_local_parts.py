@@ -182,3 +182,20 @@ def test_a_failed_transaction_leaves_every_item_as_it_was(aws_credentials) -> No
 
         items = dynamodb.scan(TableName="t")["Items"]
         assert items == [{**key, "Count": {"N": "5"}}]
+
+
+def test_the_guard_covers_sessions_the_function_makes_itself(aws_credentials) -> None:
+    import boto3
+    import boto3.session
+
+    guard = IamGuard([ROLE_POLICY], "eu-west-1")
+    original_init = boto3.session.Session.__init__
+    try:
+        guard.install_everywhere()
+        client = boto3.session.Session(region_name="eu-west-1").client("dynamodb")
+
+        with pytest.raises(AccessDeniedByLocalIam, match="may not dynamodb:Scan"):
+            client.scan(TableName="preds")
+    finally:
+        boto3.session.Session.__init__ = original_init  # type: ignore[method-assign]
+        boto3.DEFAULT_SESSION = None

@@ -36,7 +36,7 @@ def serving(payload: bytes, version: str = "v1"):
     return downloader, calls
 
 
-def test_remote_archive_is_checked_unpacked_under_models_and_reused(tmp_path: Path) -> None:
+def test_remote_archive_is_checked_unpacked_under_models_and_staged_for_the_build(tmp_path: Path) -> None:
     payload = tar_bytes({"model/model.keras": b"weights", "model/metadata.json": b"{}"})
     source = ModelSource("https", "https://example.com/m.tar.gz", hashlib.sha256(payload).hexdigest())
     downloader, calls = serving(payload)
@@ -44,20 +44,35 @@ def test_remote_archive_is_checked_unpacked_under_models_and_reused(tmp_path: Pa
     first = stage_model(source, tmp_path, downloader)
     second = stage_model(source, tmp_path, downloader)
 
-    assert first == second and first.startswith("models/.fetched/")
-    assert (tmp_path / first / "model" / "model.keras").read_bytes() == b"weights"
+    assert first == second == "models/.build"
+    assert (tmp_path / first / "model.keras").read_bytes() == b"weights", "a single top-level folder is the model"
+    assert len(list((tmp_path / "models" / ".fetched").iterdir())) == 1, "unpacked once, reused"
     assert len(calls) == 2, "the source is asked each time, so a changed object is noticed"
+
+
+def test_staging_replaces_the_previous_model_entirely(tmp_path: Path) -> None:
+    for name, files in (("first", {"a.bin": b"1", "metadata.json": b"{}"}), ("second", {"metadata.json": b"{}"})):
+        folder = tmp_path / "models" / name
+        folder.mkdir(parents=True)
+        for file, data in files.items():
+            (folder / file).write_bytes(data)
+
+    stage_model(ModelSource("local", "models/first"), tmp_path)
+    staged = stage_model(ModelSource("local", "models/second"), tmp_path)
+
+    assert sorted(p.name for p in (tmp_path / staged).iterdir()) == ["metadata.json"]
+    assert (tmp_path / "models" / "first" / "a.bin").read_bytes() == b"1", "the source folder is untouched"
 
 
 def test_a_changed_s3_object_version_gets_a_new_folder(tmp_path: Path) -> None:
     payload = tar_bytes({"m.keras": b"1"})
     source = ModelSource("s3", "s3://models/m.tar.gz")
 
-    old = stage_model(source, tmp_path, serving(payload, "v1")[0])
-    new = stage_model(source, tmp_path, serving(tar_bytes({"m.keras": b"2"}), "v2")[0])
+    stage_model(source, tmp_path, serving(payload, "v1")[0])
+    staged = stage_model(source, tmp_path, serving(tar_bytes({"m.keras": b"2"}), "v2")[0])
 
-    assert old != new
-    assert (tmp_path / new / "m.keras").read_bytes() == b"2"
+    assert len(list((tmp_path / "models" / ".fetched").iterdir())) == 2
+    assert (tmp_path / staged / "m.keras").read_bytes() == b"2"
 
 
 def test_wrong_checksum_is_refused_and_nothing_is_kept(tmp_path: Path) -> None:

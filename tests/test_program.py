@@ -122,3 +122,31 @@ def test_unknown_invokes_are_never_faked() -> None:
     with pytest.raises(Exception, match="no mock answers the invoke aws:ec2/getVpc:getVpc"):
         run(lambda: aws.ec2.get_vpc(default=True))
     assert issubclass(UnknownInvokeError, RuntimeError)
+
+
+def test_the_image_tag_covers_exactly_what_the_build_context_admits() -> None:
+    """pulumi-docker rebuilds when the context changes; the immutable repository refuses a second
+    push to a tag: so the tag's inputs and the .dockerignore allowlist must be the same set."""
+    from local.program import PROJECT_ROOT
+
+    namespace = runpy_globals()
+    admitted = {
+        line[1:].rstrip("/")
+        for line in (PROJECT_ROOT / ".dockerignore").read_text().splitlines()
+        if line.startswith("!")
+    }
+    hashed = {source for source in namespace["IMAGE_SOURCES"] if source != "lambda_src/Dockerfile"} | {"models/.build"}
+
+    assert admitted == hashed
+
+
+def runpy_globals() -> dict:
+    import ast
+
+    from local.program import PROJECT_ROOT
+
+    tree = ast.parse((PROJECT_ROOT / "__main__.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "IMAGE_SOURCES":
+            return {"IMAGE_SOURCES": ast.literal_eval(node.value)}
+    raise AssertionError("__main__.py defines no IMAGE_SOURCES")

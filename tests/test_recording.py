@@ -222,3 +222,32 @@ def test_the_date_follows_the_clock_in_a_warm_service(world: World) -> None:
     assert by_key["uploads/after-midnight.jpg"]["PredictionDate"] == "2026-11-26"
     assert by_key["uploads/after-midnight.jpg"]["Count_ClassName"] == 1, "a new day starts a new count"
     assert by_key["uploads/after-midnight.jpg"]["CaptureTime"] == "2026-11-26T00:00:01+01:00"
+
+
+def test_a_transaction_that_cannot_succeed_fails_at_once_instead_of_spinning(world: World) -> None:
+    from botocore.exceptions import ClientError
+
+    calls: list[str] = []
+    world.dynamodb.meta.events.register("before-call.dynamodb.TransactWriteItems", lambda **_: calls.append("tx"))
+    too_big = "x" * 500_000  # DynamoDB items stop at 400 KB
+
+    with pytest.raises(ClientError):
+        world.store.record(
+            "d" * 32,
+            "2026-11-25",
+            "FAW",
+            lambda n: {
+                "PredictionDate": "2026-11-25",
+                "ClassPredictionID": f"FAW#{'d' * 32}",
+                "Status": "CLASSIFIED",
+                "Bucket": "b",
+                "ObjectKey": "k",
+                "VersionId": "v",
+                "CaptureTime": "t",
+                "Blob": too_big,
+                "Count_ClassName": n,
+            },
+        )
+
+    assert calls == ["tx"]
+    assert world.records() == [] and world.counters() == {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,11 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 _serialize = TypeSerializer().serialize
+_TOKENS = uuid.UUID("0c4b7a52-2d0e-4f5b-9a61-3e1f6e2b9d47")
 _deserialize = TypeDeserializer().deserialize
+
+# Why a transaction can be cancelled and still be worth another read-and-try.
+CONTENDED = {"None", "ConditionalCheckFailed", "TransactionConflict", "ThrottlingError"}
 
 # Errors DynamoDB expects callers to retry; botocore has already retried them a few times.
 RETRYABLE = {
@@ -82,15 +87,22 @@ class PredictionStore:
                 self._call(
                     "transact_write_items",
                     TransactItems=self._transaction(digest, date, counter, current, record),
+                    # Idempotent for 10 minutes: if a committed call's response is lost and the SDK
+                    # sends the very same call again, DynamoDB answers success instead of cancelling.
+                    ClientRequestToken=str(uuid.uuid5(_TOKENS, f"{digest}:{current}:{record['CaptureTime']}")),
                 )
                 return Stored(record, duplicate=False)
             except ClientError as err:
                 if err.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
-                codes = [r.get("Code", "None") for r in err.response.get("CancellationReasons", [])]
-                if codes[:1] == ["ConditionalCheckFailed"] or codes[2:3] == ["ConditionalCheckFailed"]:
+                codes = [r.get("Code") or "None" for r in err.response.get("CancellationReasons", [])]
+                if codes[:1] == ["ConditionalCheckFailed"]:
                     existing = self.recorded(digest)
                     return Stored(existing or record, duplicate=True)
+                if not set(codes) <= CONTENDED or codes[2:3] == ["ConditionalCheckFailed"]:
+                    # A validation or size problem, or a record without its claim: retrying the same
+                    # transaction cannot help; fail the message (it ends in the DLQ for a look).
+                    raise
                 # Another image of this class and day took the next count first, or a concurrent
                 # transaction touched the counter: read again and retry, with jittered backoff.
                 self._sleep(min(0.5, 0.01 * 2 ** min(attempt, 6)) * random.random())  # noqa: S311 - jitter
