@@ -47,14 +47,14 @@ VARIANTS = (
     Variant("litert", "(a) ours, LiteRT float32", "litert", "float32"),
     Variant("litert-int8", "(a8) ours, LiteRT dynamic-int8", "litert", "dynamic-int8"),
     Variant("tensorflow", "(b) ours, TensorFlow", "tensorflow", "float32"),
-    # The original role could Scan; ours never needs to.
+    # The original role could Scan and read objects without naming a version; ours needs neither.
     Variant(
         "original",
         "(c) original-style",
         "tensorflow",
         "float32",
         "bench.original_handler:lambda_handler",
-        ("dynamodb:Scan",),
+        ("dynamodb:Scan", "s3:GetObject"),
     ),
 )
 
@@ -169,20 +169,28 @@ def with_actions(actions: tuple[str, ...]) -> Callable[[Any], None]:
         for policy in deployment.of_type("aws:iam/rolePolicy:RolePolicy"):
             document = json.loads(policy.inputs["policy"])
             for statement in document["Statement"]:
-                if any(a.startswith("dynamodb:") for a in statement["Action"]):
-                    statement["Action"] = sorted({*statement["Action"], *actions})
+                service = statement["Action"][0].split(":")[0]
+                if statement["Sid"] != "TellMissingUploads":
+                    statement["Action"] = sorted(
+                        {*statement["Action"], *(a for a in actions if a.startswith(service + ":"))}
+                    )
             policy.inputs["policy"] = json.dumps(document)
 
     return adjust
 
 
 def wait_batches(cloud: Any, messages: int, timeout: float = 900) -> None:
-    """Block until the runner has reported handling `messages` messages (successfully)."""
+    """Block until the runner has reported handling `messages` messages (successfully); a failed
+    message stops the benchmark, since its numbers would not mean what they say."""
     done, deadline = 0, time.monotonic() + timeout
     while done < messages:
         report = cloud.runner.reports.get(timeout=max(1.0, deadline - time.monotonic()))
         if report["kind"] == "batch":
-            done += report["size"] - report["failed"]
+            if report["failed"]:
+                raise RuntimeError(
+                    f"the function failed {report['failed']} message(s): see {cloud.run_dir}/function-*.log"
+                )
+            done += report["size"]
 
 
 def preload(region: str, table: str, date: str, start: int, stop: int) -> None:
@@ -220,7 +228,7 @@ def recording_measures(measures: Measures, levels: tuple[int, ...], samples: int
     from classifier.events import UploadedObject
     from classifier.records import CLASSIFIED, Verdict, build_record, object_digest
     from classifier.store import PredictionStore
-
+    from components.predictions_table import create_table_request
     from local.emulator import transactions_cost_what_they_touch
     from local.server import MotoServer, free_port, local_client
 
@@ -237,18 +245,7 @@ def recording_measures(measures: Measures, levels: tuple[int, ...], samples: int
                 create_table(table)
 
         def create_table(table: str) -> None:
-            dynamodb.create_table(
-                TableName=table,
-                BillingMode="PAY_PER_REQUEST",
-                KeySchema=[
-                    {"AttributeName": "PredictionDate", "KeyType": "HASH"},
-                    {"AttributeName": "ClassPredictionID", "KeyType": "RANGE"},
-                ],
-                AttributeDefinitions=[
-                    {"AttributeName": "PredictionDate", "AttributeType": "S"},
-                    {"AttributeName": "ClassPredictionID", "AttributeType": "S"},
-                ],
-            )
+            dynamodb.create_table(**create_table_request(table))
 
         import boto3
 

@@ -19,6 +19,22 @@ TTL_ATTRIBUTE = "expiration"
 """Items that carry this epoch-seconds attribute expire (idempotency records); others never do."""
 
 
+def create_table_request(name: str) -> dict[str, object]:
+    """The table's key schema as a CreateTable request, for emulators, tests and benchmarks."""
+    return {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": [
+            {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
+        ],
+        "AttributeDefinitions": [
+            {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": SORT_KEY, "AttributeType": "S"},
+        ],
+    }
+
+
 @dataclass
 class PredictionsTableArgs:
     protect: bool = False

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+
 from classifier.config import FunctionConfig
 from classifier.core import ClassificationService
 from classifier.model import Classifier
 from classifier.store import PredictionStore
-
+from components.predictions_table import create_table_request
 from tests.conftest import load_event
 
 REGION = "eu-west-1"
@@ -22,18 +23,7 @@ CLASSES = ("AAW", "ECLW", "FAW")
 
 
 def create_table(client: Any, name: str) -> None:
-    client.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[
-            {"AttributeName": "PredictionDate", "KeyType": "HASH"},
-            {"AttributeName": "ClassPredictionID", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "PredictionDate", "AttributeType": "S"},
-            {"AttributeName": "ClassPredictionID", "AttributeType": "S"},
-        ],
-    )
+    client.create_table(**create_table_request(name))
 
 
 @dataclass

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import pytest
 from botocore.exceptions import ClientError
+
 from classifier import handler
 from classifier.config import FunctionConfig
-
 from tests.function_harness import World, sqs_batch
 from tests.images import jpeg
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from classifier.errors import RejectedUpload
 from classifier.imaging import decode
-
 from tests.images import bad_uploads, encode, exif_rotated_jpeg, jpeg, photo, unusual_images
 
 ALLOWED = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "MPO")

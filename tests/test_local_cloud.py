@@ -12,9 +12,9 @@ from typing import Any
 import boto3
 import pytest
 from boto3.s3.transfer import TransferConfig
+
 from classifier.events import UploadedObject
 from classifier.records import object_digest
-
 from local.cloud import LocalCloud
 from local.iam_report import IamReport
 from local.program import PROJECT_ROOT, Deployment

@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from classifier.records import object_digest
 
+from classifier.records import object_digest
 from local.iam_report import IamReport
 from local.program import PROJECT_ROOT, Deployment
 from local.results import Results

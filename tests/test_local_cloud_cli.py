@@ -12,9 +12,9 @@ import time
 
 import boto3
 import pytest
+
 from classifier.events import UploadedObject
 from classifier.records import object_digest
-
 from local.program import PROJECT_ROOT
 from local.results import Results
 from local.server import PortInUseError, ensure_port_free

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from classifier.imaging import decode
 from classifier.model import ModelContractError, load_classifier
-
 from tests.images import jpeg, unusual_images
 
 CLASSES = ("AAW", "ECLW", "FAW")

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from classifier.events import from_eventbridge
 
+from classifier.events import from_eventbridge
 from tests.function_harness import World
 from tests.images import bad_uploads, jpeg, unusual_images
 
