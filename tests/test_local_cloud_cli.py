@@ -10,14 +10,13 @@ import subprocess
 import sys
 import time
 
-import boto3
 import pytest
 
 from classifier.events import UploadedObject
 from classifier.records import object_digest
 from local.program import PROJECT_ROOT
 from local.results import Results
-from local.server import PortInUseError, ensure_port_free
+from local.server import PortInUseError, ensure_port_free, local_client
 from tests.images import jpeg
 from tests.test_local_cloud import client, e2e_model, free_port, start_cloud, upload, wait_for  # noqa: F401
 
@@ -79,22 +78,10 @@ def test_local_up_prints_one_json_line_serves_and_stops_on_sigterm(e2e_model: st
         info = json.loads(line)
         assert set(info) == {"endpoint_url", "region", "bucket", "upload_prefix", "table", "queue_url", "dlq_url"}
         assert info["endpoint_url"] == f"http://127.0.0.1:{port}"
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=info["endpoint_url"],
-            region_name=info["region"],
-            aws_access_key_id="a",
-            aws_secret_access_key="b",
-        )
+        s3 = local_client("s3", info["endpoint_url"], info["region"])
         assert s3.list_objects_v2(Bucket=info["bucket"]).get("KeyCount") == 0
         version = s3.put_object(Bucket=info["bucket"], Key="uploads/cli.jpg", Body=jpeg(seed=3))["VersionId"]
-        dynamodb = boto3.client(
-            "dynamodb",
-            endpoint_url=info["endpoint_url"],
-            region_name=info["region"],
-            aws_access_key_id="a",
-            aws_secret_access_key="b",
-        )
+        dynamodb = local_client("dynamodb", info["endpoint_url"], info["region"])
         claim = wait_for(
             Results(dynamodb, info["table"]),
             [UploadedObject(info["bucket"], "uploads/cli.jpg", version, None, None, None)],
