@@ -18,7 +18,7 @@ import os
 import sys
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -261,10 +261,3 @@ class FunctionRunner:
             process.join(timeout=10)
             if process.is_alive():
                 process.terminate()
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "workers": self.workers,
-            "cold_starts_seconds": [round(c, 3) for c in self.cold_starts],
-            "spec": asdict(self.spec),
-        }

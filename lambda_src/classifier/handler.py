@@ -9,6 +9,7 @@ local cloud call `configure()` with their own service instead.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from dataclasses import replace
@@ -137,8 +138,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     service = _service or configure()
     if "Records" not in event and event.get("source") == "aws.s3":
         # A bare EventBridge event: wrap it as a one-message batch.
-        import json
-
         event = {
             "Records": [{"messageId": event.get("id", "direct"), "body": json.dumps(event), "eventSource": "aws:sqs"}]
         }

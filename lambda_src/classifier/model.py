@@ -60,17 +60,6 @@ class ModelMetadata:
             raise ModelContractError(f"{path}: input_shape must be {list(INPUT_SHAPE)}, got {list(shape)}")
         return cls(tuple(classes), normalization, str(raw.get("version", "unversioned")))
 
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "classes": list(self.classes),
-                "normalization": self.normalization,
-                "version": self.version,
-                "input_shape": list(self.input_shape),
-            },
-            indent=2,
-        )
-
 
 def normalize(batch: np.ndarray, normalization: str) -> np.ndarray:
     """uint8 RGB (N, H, W, 3) -> float32 input as the model expects."""
