@@ -250,6 +250,18 @@ def demo(
     err.print("[green]every upload was recorded exactly once; nothing lost[/green]")
 
 
+def _running_cloud(overrides: dict[str, str | None], need: tuple[str, ...]) -> dict[str, Any]:
+    """What the running `local up` wrote to its state file, with any options given on top."""
+    summary: dict[str, Any] = json.loads(STATE_FILE.read_text()) if STATE_FILE.exists() else {}
+    summary.update({k: v for k, v in overrides.items() if v})
+    if not all(summary.get(key) for key in need):
+        options = " and ".join(f"--{k.replace('_', '-')}" for k in need if k in overrides)
+        err.print(f"[red]no local cloud is running: start `python -m local up` or pass {options}[/red]")
+        raise typer.Exit(2)
+    summary.setdefault("region", "eu-west-1")
+    return summary
+
+
 @app.command()
 def results(
     date: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default: today in the stack's timezone).")] = None,
@@ -260,15 +272,7 @@ def results(
     timezone: Annotated[str, typer.Option(help="Zone that defines 'today'.")] = "Africa/Lagos",
 ) -> None:
     """Predictions and per-class counts for a day, from a running local cloud."""
-    summary: dict[str, Any] = json.loads(STATE_FILE.read_text()) if STATE_FILE.exists() else {}
-    if endpoint_url:
-        summary["endpoint_url"] = endpoint_url
-    if table:
-        summary["table"] = table
-    if not summary.get("endpoint_url") or not summary.get("table"):
-        err.print("[red]no local cloud is running: start `python -m local up` or pass --endpoint-url and --table[/red]")
-        raise typer.Exit(2)
-    summary.setdefault("region", "eu-west-1")
+    summary = _running_cloud({"endpoint_url": endpoint_url, "table": table}, need=("endpoint_url", "table"))
     day = date or datetime.now(ZoneInfo(timezone)).date().isoformat()
     reader = Results(_client(summary, "dynamodb"), summary["table"])
     rows, counts = reader.predictions(day, class_name), reader.counts(day)
@@ -304,12 +308,7 @@ def redrive(
     On AWS the same is `aws sqs start-message-move-task --source-arn <processing DLQ ARN>` (back
     to the queue it came from) or the console's "Start DLQ redrive".
     """
-    summary: dict[str, Any] = json.loads(STATE_FILE.read_text()) if STATE_FILE.exists() else {}
-    if endpoint_url:
-        summary["endpoint_url"] = endpoint_url
-    if not summary.get("queue_url"):
-        err.print("[red]no local cloud is running: start `python -m local up`[/red]")
-        raise typer.Exit(2)
+    summary = _running_cloud({"endpoint_url": endpoint_url}, need=("endpoint_url", "queue_url"))
     if source not in ("processing", "delivery", "all"):
         err.print("[red]--from takes processing, delivery or all[/red]")
         raise typer.Exit(2)

@@ -42,31 +42,28 @@ def _region() -> str:
     return os.environ.get("AWS_REGION") or boto3.session.Session().region_name or "us-east-1"
 
 
-def _with_fresh_clients(service: ClassificationService) -> ClassificationService:
-    """The same service with new AWS clients (new connections, current credentials)."""
+def _clients(table_name: str, region: str) -> tuple[Any, PredictionStore]:
+    """New AWS clients (new connections, the session's current credentials)."""
     # Standard retry mode backs off on throttling; the short timeouts turn a stuck call into a
     # retryable failure long before the function's own timeout.
     client_config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
-    session = boto3.session.Session(region_name=service.region)
-    return replace(
-        service,
-        s3=session.client("s3", config=client_config),
-        store=PredictionStore(service.config.table_name, session.client("dynamodb", config=client_config)),
-    )
+    session = boto3.session.Session(region_name=region)
+    s3 = session.client("s3", config=client_config)
+    return s3, PredictionStore(table_name, session.client("dynamodb", config=client_config))
 
 
 def build_service(config: FunctionConfig | None = None) -> ClassificationService:
     """The production wiring: config from the environment, boto3 clients, the baked-in model."""
     config = config or FunctionConfig.from_environment()
-    session = boto3.session.Session(region_name=_region())
-    service = ClassificationService(
+    region = _region()
+    s3, store = _clients(config.table_name, region)
+    return ClassificationService(
         config=config,
-        s3=session.client("s3"),
-        store=PredictionStore(config.table_name, session.client("dynamodb")),
+        s3=s3,
+        store=store,
         classifier=load_classifier(config.model_dir, config.inference_runtime, config.class_names),
-        region=session.region_name or _region(),
+        region=region,
     )
-    return _with_fresh_clients(service)
 
 
 def configure(service: ClassificationService | None = None) -> ClassificationService:
@@ -88,7 +85,8 @@ def _after_restore() -> None:
     global _service
     random.seed(os.urandom(16))
     if _service is not None:
-        _service = _with_fresh_clients(_service)
+        s3, store = _clients(_service.config.table_name, _service.region)
+        _service = replace(_service, s3=s3, store=store)
 
 
 register_before_snapshot(_before_snapshot)
