@@ -102,7 +102,14 @@ def make_images(directory: Path, count: int) -> list[Path]:
 
 
 # -- in-process model measurements, each in a fresh process ----------------------------------------
-def probe(variant: Variant, images_dir: Path, repeat: int) -> tuple[float, dict[str, Any]]:
+COLD_START_PHASES = (
+    ("imports", "cold start: importing the handler (Powertools, botocore, numpy, Pillow, runtime) (s)"),
+    ("load", "cold start: loading the model (s)"),
+    ("first_prediction", "cold start: first decode + prediction (s)"),
+)
+
+
+def probe(variant: Variant, images_dir: Path, repeat: int) -> tuple[float, dict[str, Any], dict[str, Any]]:
     started = time.perf_counter()
     process = subprocess.Popen(  # noqa: S603 - our own module, our own arguments
         [
@@ -125,22 +132,29 @@ def probe(variant: Variant, images_dir: Path, repeat: int) -> tuple[float, dict[
     assert process.stdout is not None
     first = json.loads(process.stdout.readline())
     cold = time.perf_counter() - started
-    assert first == {"first": True}
+    assert first.pop("first") is True
     warm = json.loads(process.stdout.readline())
     process.wait(timeout=600)
-    return cold, warm
+    return cold, first, warm
 
 
 def model_measures(measures: Measures, images_dir: Path, repeat: int, cold_runs: int) -> None:
     for variant in VARIANTS:
         colds: list[float] = []
+        phases: list[dict[str, float]] = []
         warm: dict[str, Any] = {}
         for _ in range(cold_runs):
-            cold, warm = probe(variant, images_dir, repeat)
+            cold, phase, warm = probe(variant, images_dir, repeat)
             colds.append(cold)
+            phases.append(phase)
         warm_ms = statistics.median(warm["warm"]) * 1000
         log(f"{variant.key}: cold start {statistics.median(colds):.2f}s, warm p50 {warm_ms:.1f} ms")
         measures.put("cold start, fresh process to first prediction (s)", variant.key, statistics.median(colds))
+        if "imports" in phases[0]:  # ours: where the cold start goes
+            for key, label in COLD_START_PHASES:
+                measures.put(label, variant.key, statistics.median(p[key] for p in phases))
+            rest = statistics.median(c - sum(p.values()) for c, p in zip(colds, phases, strict=True))
+            measures.put("cold start: interpreter start-up (s)", variant.key, rest)
         measures.put(
             "warm per image: decode 12 MP + classify, p50 (ms)", variant.key, statistics.median(warm["warm"]) * 1000
         )
@@ -179,10 +193,17 @@ def with_actions(actions: tuple[str, ...]) -> Callable[[Any], None]:
     return adjust
 
 
-def wait_batches(cloud: Any, messages: int, timeout: float = 900) -> None:
+@dataclass
+class HandlerTime:
+    seconds: float = 0.0  # wall time inside the handler
+    cpu: float = 0.0  # CPU time of the handler, all its threads
+
+
+def wait_batches(cloud: Any, messages: int, timeout: float = 900) -> HandlerTime:
     """Block until the runner has reported handling `messages` messages (successfully); a failed
-    message stops the benchmark, since its numbers would not mean what they say."""
-    done, deadline = 0, time.monotonic() + timeout
+    message stops the benchmark, since its numbers would not mean what they say. Returns the time
+    the handler spent on them, so the rest can be put down to the emulator."""
+    done, deadline, spent = 0, time.monotonic() + timeout, HandlerTime()
     while done < messages:
         report = cloud.runner.reports.get(timeout=max(1.0, deadline - time.monotonic()))
         if report["kind"] == "batch":
@@ -191,6 +212,9 @@ def wait_batches(cloud: Any, messages: int, timeout: float = 900) -> None:
                     f"the function failed {report['failed']} message(s): see {cloud.run_dir}/function-*.log"
                 )
             done += report["size"]
+            spent.seconds += report["seconds"]
+            spent.cpu += report["cpu"]
+    return spent
 
 
 def preload(region: str, table: str, date: str, start: int, stop: int) -> None:
@@ -338,21 +362,41 @@ def cloud_measures(measures: Measures, images: list[Path], burst: int, samples: 
             # End to end, one upload at a time: PutObject -> record written.
             put(0, "warmup")
             wait_batches(cloud, 1)
-            latencies = []
+            fetches = []
+            for _ in range(samples):  # what the handler's GET of one upload costs the emulator
+                started = time.perf_counter()
+                s3.get_object(Bucket=summary["bucket"], Key="uploads/warmup/0000.jpg")["Body"].read()
+                fetches.append(time.perf_counter() - started)
+            measures.put(
+                "emulator: GET of one 4 MB upload from this process, p50 (ms)",
+                variant.key,
+                statistics.median(fetches) * 1000,
+            )
+            latencies, in_handler = [], []
             for index in range(samples):
                 started = time.perf_counter()
                 put(index, "e2e")
-                wait_batches(cloud, 1)
+                in_handler.append(wait_batches(cloud, 1).seconds)
                 latencies.append(time.perf_counter() - started)
             measures.put("end to end per 12 MP JPEG, warm, p50 (ms)", variant.key, statistics.median(latencies) * 1000)
+            measures.put(
+                "end to end: of which inside the handler (fetch, decode, classify, record), p50 (ms)",
+                variant.key,
+                statistics.median(in_handler) * 1000,
+            )
 
-            # A burst: every upload at once, from 8 threads, until all are recorded.
-            started = time.perf_counter()
+            # A burst: every upload at once, from 8 threads, until all are recorded. The emulator
+            # runs in this process, so this process's CPU time is the emulator's (plus the 8
+            # uploading threads): set against the handlers' CPU, it says where the 2 cores went.
+            started, cpu_started = time.perf_counter(), time.process_time()
             with ThreadPoolExecutor(max_workers=8) as pool:
                 list(pool.map(lambda i: put(i, "burst"), range(burst)))
-            wait_batches(cloud, burst)
-            elapsed = time.perf_counter() - started
+            spent = wait_batches(cloud, burst)
+            elapsed, emulator_cpu = time.perf_counter() - started, time.process_time() - cpu_started
             measures.put(f"burst of {burst} uploads, 2 workers (images/s)", variant.key, burst / elapsed)
+            measures.put("burst: handler CPU per image, both workers (ms)", variant.key, spent.cpu / burst * 1000)
+            measures.put("burst: emulator and uploaders CPU per image (ms)", variant.key, emulator_cpu / burst * 1000)
+            measures.put("burst: CPU available per image, 2 cores (ms)", variant.key, 2 * elapsed / burst * 1000)
             e2e_ms = statistics.median(latencies) * 1000
             log(f"{variant.key}: e2e p50 {e2e_ms:.0f} ms, burst {burst / elapsed:.1f} img/s")
 
