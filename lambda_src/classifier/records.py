@@ -1,16 +1,8 @@
 """What one object version leaves in the table: its record, keyed by the original schema.
 
-Item kinds sharing the table (partition key `PredictionDate`, sort key `ClassPredictionID`):
-
-| kind       | PredictionDate       | ClassPredictionID     |
-|------------|----------------------|-----------------------|
-| prediction | 2026-11-25           | FAW#<object digest>   |
-| rejection  | 2026-11-25           | REJECTED#<digest>     |
-| counter    | 2026-11-25           | COUNT#FAW             |
-| claim      | OBJECT#<digest>      | CLAIM                 |
-
-The digest names the object version (bucket, key, version id), so its record id never changes
-however often its event is delivered. The claim is what makes it count once across days.
+The key layout (predictions, rejections, counters, claims) is in `classifier.keys`. The digest
+names the object version (bucket, key, version id), so its record id never changes however often
+its event is delivered. The claim is what makes it count once across days.
 """
 
 from __future__ import annotations
@@ -23,12 +15,9 @@ from typing import Any
 from urllib.parse import quote
 
 from classifier.events import UploadedObject
+from classifier.keys import CLASSIFIED, REJECTED, claim_key, counter_key
 
-CLASSIFIED = "CLASSIFIED"
-REJECTED = "REJECTED"
-COUNT_PREFIX = "COUNT#"
-CLAIM_PREFIX = "OBJECT#"
-CLAIM_SORT_KEY = "CLAIM"
+__all__ = ["CLASSIFIED", "REJECTED", "Verdict", "build_record", "claim_key", "counter_key", "object_digest"]
 
 
 def object_digest(obj: UploadedObject) -> str:
@@ -104,11 +93,3 @@ def build_record(
     else:
         record.update({"Reason": verdict.reason, "ReasonDetail": (verdict.detail or "")[:500], "Count_Rejected": count})
     return record
-
-
-def claim_key(digest: str) -> dict[str, str]:
-    return {"PredictionDate": f"{CLAIM_PREFIX}{digest}", "ClassPredictionID": CLAIM_SORT_KEY}
-
-
-def counter_key(date: str, class_name: str) -> dict[str, str]:
-    return {"PredictionDate": date, "ClassPredictionID": f"{COUNT_PREFIX}{class_name}"}

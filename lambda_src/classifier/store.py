@@ -19,7 +19,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from classifier.errors import TransientFailure
-from classifier.records import claim_key, counter_key
+from classifier.keys import claim_key, counter_key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
