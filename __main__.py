@@ -1,6 +1,7 @@
 """The image-classification pipeline: read the stack's settings once, wire the components.
 
 uploads -> S3 bucket -> EventBridge rule -> SQS queue -> Lambda (model image) -> DynamoDB
+clients -> HTTP API -> results Lambda (zip) -> presigned uploads, predictions, daily counts
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from components.api_package import api_archive, powertools_layer_parameter, powertools_version
 from components.build_context import content_tag
 from components.event_routing import EventRouting, EventRoutingArgs
 from components.inference_function import InferenceFunction, InferenceFunctionArgs
 from components.model_fetch import stage_model
 from components.model_image import ModelImage, ModelImageArgs
 from components.predictions_table import PredictionsTable, PredictionsTableArgs
+from components.results_api import ResultsApi, ResultsApiArgs
 from components.settings import PROJECT_ROOT, Settings, load_settings
 from components.upload_bucket import UploadBucket, UploadBucketArgs
 
@@ -24,6 +27,7 @@ from components.upload_bucket import UploadBucket, UploadBucketArgs
 # the environment contract both sides share, so import it under the same name the function uses.
 sys.path.insert(0, str(Path(__file__).resolve().parent / "lambda_src"))
 from classifier.config import FunctionConfig
+from results_api.config import ApiConfig, content_types_for
 
 # What the image is built from (relative to the project root); .dockerignore admits only these.
 IMAGE_SOURCES = (
@@ -47,6 +51,33 @@ def function_config(settings: Settings, table_name: str) -> FunctionConfig:
         service_name=settings.project,
         log_level=settings.log_level,
     )
+
+
+def api_config(settings: Settings, table_name: str, bucket_name: str) -> ApiConfig:
+    return ApiConfig(
+        table_name=table_name,
+        bucket_name=bucket_name,
+        class_names=settings.class_names,
+        upload_prefix=api_upload_prefix(settings),
+        timezone=settings.timezone,
+        # The same limit the function applies: S3 refuses a bigger upload before it costs anything.
+        max_upload_bytes=settings.max_image_bytes,
+        content_types=content_types_for(settings.image_formats),
+        url_ttl_seconds=settings.api.url_ttl_seconds,
+        service_name=f"{settings.project}-api",
+        log_level=settings.log_level,
+    )
+
+
+def api_upload_prefix(settings: Settings) -> str:
+    return f"{settings.upload_prefix}api/"
+
+
+def powertools_layer(settings: Settings) -> pulumi.Output[str]:
+    if settings.api.powertools_layer_arn:
+        return pulumi.Output.from_input(settings.api.powertools_layer_arn)
+    parameter = powertools_layer_parameter(settings.architecture, powertools_version(PROJECT_ROOT))
+    return aws.ssm.get_parameter_output(name=parameter).value
 
 
 def main() -> None:
@@ -120,6 +151,34 @@ def main() -> None:
         ),
     )
 
+    api_function_name = f"{name}-api"
+    api = ResultsApi(
+        f"{name}-results",
+        ResultsApiArgs(
+            function_name=api_function_name,
+            code=api_archive(PROJECT_ROOT),
+            layers=[powertools_layer(settings)],
+            bucket_arn=bucket.bucket_arn,
+            upload_prefix=settings.upload_prefix,
+            api_upload_prefix=api_upload_prefix(settings),
+            table_arn=table.table_arn,
+            environment=pulumi.Output.all(table.table_name, bucket.bucket_name).apply(
+                lambda v: api_config(settings, v[0], v[1]).to_environment()
+            ),
+            auth=settings.api.auth,
+            jwt_issuer=settings.api.jwt_issuer,
+            jwt_audiences=settings.api.jwt_audiences,
+            cors_origins=settings.api.cors_origins,
+            throttle_rate_limit=settings.api.throttle_rate_limit,
+            throttle_burst_limit=settings.api.throttle_burst_limit,
+            architecture=settings.architecture,
+            memory_mb=settings.api.memory_mb,
+            log_retention_days=settings.log_retention_days,
+            log_level=settings.log_level,
+            tracing=settings.tracing,
+        ),
+    )
+
     pulumi.export("region", aws.get_region_output().region)
     pulumi.export("bucket", bucket.bucket_name)
     pulumi.export("upload_prefix", settings.upload_prefix)
@@ -130,6 +189,8 @@ def main() -> None:
     pulumi.export("function_name", function.function_name)
     pulumi.export("function_arn", function.function_arn)
     pulumi.export("image_uri", image.image_uri)
+    pulumi.export("api_url", api.api_url)
+    pulumi.export("api_function_name", api.function_name)
 
 
 main()

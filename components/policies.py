@@ -114,6 +114,42 @@ def function_policy(
     return document(*statements)
 
 
+# What the results API function does (lambda_src/results_api): presign POSTs for new keys under
+# its own folder of the upload prefix (the signature carries the role's identity, so the role must be allowed the
+# upload it signs) and GETs of classified image versions (versioned, so s3:GetObjectVersion);
+# read records and counters by key (GetItem, Query); delete a record in a TransactWriteItems that
+# also decrements its counter and marks its claim (per-item actions: DeleteItem, UpdateItem).
+API_UPLOAD_ACTIONS = ("s3:PutObject",)
+API_IMAGE_ACTIONS = ("s3:GetObjectVersion",)
+API_TABLE_ACTIONS = (
+    "dynamodb:DeleteItem",
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
+)
+
+
+def api_policy(
+    *,
+    bucket_arn: str,
+    upload_prefix: str,
+    api_upload_prefix: str,
+    table_arn: str,
+    log_group_arn: str,
+    tracing: bool,
+) -> PolicyDocument:
+    """The results API function's whole permission set, each statement scoped to this stack."""
+    statements = [
+        statement("PresignUploads", API_UPLOAD_ACTIONS, [f"{bucket_arn}/{api_upload_prefix}*"]),
+        statement("PresignImageReads", API_IMAGE_ACTIONS, [f"{bucket_arn}/{upload_prefix}*"]),
+        statement("ReadAndDeletePredictions", API_TABLE_ACTIONS, [table_arn]),
+        statement("WriteOwnLogs", FUNCTION_LOG_ACTIONS, [f"{log_group_arn}:*"]),
+    ]
+    if tracing:
+        statements.append(statement("WriteTraces", TRACING_ACTIONS, ["*"]))
+    return document(*statements)
+
+
 def ecr_lambda_pull_policy(account_id: str, partition: str, region: str, function_prefix: str) -> PolicyDocument:
     """Let Lambda pull the image for this stack's functions only (Lambda would otherwise edit the
     repository policy itself on the first deploy, which needs ecr:SetRepositoryPolicy)."""

@@ -14,6 +14,9 @@ from typing import Protocol
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from components.api_package import LAYER_ARN
+from components.results_api import ORIGIN
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_CLASSES = ("AAW", "ECLW", "FAW")
@@ -52,6 +55,7 @@ CLASS_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 RESERVED_CLASS_NAMES = ("REJECTED", "COUNT", "OBJECT")
 PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
+API_AUTH = ("iam", "jwt")
 # Models baked from a local path must sit under this folder: it is the only model folder the
 # Docker build context (.dockerignore) lets in.
 LOCAL_MODEL_ROOT = "models"
@@ -74,6 +78,21 @@ class ModelSource:
     kind: str  # "local" | "https" | "s3"
     location: str  # path relative to the project root, or the URL
     sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """The results API's settings (keys prefixed `api`)."""
+
+    auth: str  # "iam" | "jwt"
+    jwt_issuer: str | None
+    jwt_audiences: tuple[str, ...]
+    cors_origins: tuple[str, ...]
+    throttle_rate_limit: int
+    throttle_burst_limit: int
+    url_ttl_seconds: int
+    memory_mb: int
+    powertools_layer_arn: str | None
 
 
 @dataclass(frozen=True)
@@ -107,6 +126,7 @@ class Settings:
     abort_multipart_days: int
     ecr_keep_images: int
     protect: bool
+    api: ApiSettings
 
     @property
     def name(self) -> str:
@@ -187,6 +207,7 @@ def load_settings(config: ConfigReader, project: str, stack: str) -> Settings:
         abort_multipart_days=r.integer("abortMultipartDays", 7, 1, 365),
         ecr_keep_images=r.integer("ecrKeepImages", 10, 1, 1000),
         protect=r.boolean("protect", False),
+        api=_api_settings(r),
     )
 
 
@@ -306,6 +327,44 @@ def _image_formats(r: _Reader) -> tuple[str, ...]:
             f"got {', '.join(formats) or 'nothing'}"
         )
     return tuple(dict.fromkeys(upper))
+
+
+def _api_settings(r: _Reader) -> ApiSettings:
+    auth = r.choice("apiAuth", "iam", API_AUTH)
+    issuer = r.raw("apiJwtIssuer")
+    audiences = tuple(a for a in (r.string_list("apiJwtAudiences") or []) if a)
+    if auth == "jwt" and (issuer is None or not audiences):
+        raise SettingsError(
+            "apiJwtIssuer, apiJwtAudiences: apiAuth jwt needs the token issuer (an https:// URL) and at least "
+            "one audience (your app client id)"
+        )
+    if auth != "jwt" and (issuer is not None or audiences):
+        raise SettingsError("apiJwtIssuer, apiJwtAudiences: set only with apiAuth jwt (apiAuth is iam)")
+    if issuer is not None and not issuer.startswith("https://"):
+        raise SettingsError(f"apiJwtIssuer: must be an https:// URL, got {issuer!r}")
+    origins = tuple(o for o in (r.string_list("apiCorsOrigins") or []) if o)
+    bad = [o for o in origins if not ORIGIN.match(o)]
+    if bad:
+        raise SettingsError(
+            f"apiCorsOrigins: each origin must be https://host[:port], http://localhost[:port] or *; got {bad}"
+        )
+    layer = r.raw("apiPowertoolsLayerArn")
+    if layer is not None and not LAYER_ARN.match(layer):
+        raise SettingsError(
+            f"apiPowertoolsLayerArn: expected a layer version ARN (arn:aws:lambda:REGION:ACCOUNT:layer:NAME:N), "
+            f"got {layer!r}"
+        )
+    return ApiSettings(
+        auth=auth,
+        jwt_issuer=issuer,
+        jwt_audiences=audiences,
+        cors_origins=origins,
+        throttle_rate_limit=r.integer("apiThrottleRate", 50, 1, 10_000),
+        throttle_burst_limit=r.integer("apiThrottleBurst", 100, 1, 5_000),
+        url_ttl_seconds=r.integer("apiUrlTtlSeconds", 300, 60, 3_600),
+        memory_mb=r.integer("apiMemoryMb", 512, 128, 10_240),
+        powertools_layer_arn=layer,
+    )
 
 
 def _model_source(r: _Reader) -> ModelSource:

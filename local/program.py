@@ -87,7 +87,7 @@ class Mocks(pulumi.runtime.Mocks):
         outputs = {**inputs, **self._attributes(args.typ, physical, inputs)}
         resource_id = outputs.pop("__id", physical)
         self.declared[(args.typ, args.name)] = Declared(
-            args.typ, args.name, inputs, outputs, custom=bool(args.custom), secret_inputs=secrets
+            args.typ, args.name, inputs, {**outputs, "id": resource_id}, custom=bool(args.custom), secret_inputs=secrets
         )
         return resource_id, outputs
 
@@ -114,7 +114,26 @@ class Mocks(pulumi.runtime.Mocks):
         if typ == "aws:lambda/function:Function":
             arn = f"arn:aws:lambda:{r}:{a}:function:{physical}"
             version = "1" if inputs.get("publish") else "$LATEST"
-            return {"name": physical, "arn": arn, "version": version, "qualifiedArn": f"{arn}:{version}"}
+            return {
+                "name": physical,
+                "arn": arn,
+                "version": version,
+                "qualifiedArn": f"{arn}:{version}",
+                "invokeArn": f"arn:aws:apigateway:{r}:lambda:path/2015-03-31/functions/{arn}/invocations",
+            }
+        if typ == "aws:apigatewayv2/api:Api":
+            api_id = _short_id(physical)
+            return {
+                "__id": api_id,
+                "arn": f"arn:aws:apigateway:{r}::/apis/{api_id}",
+                "apiEndpoint": f"https://{api_id}.execute-api.{r}.amazonaws.com",
+                "executionArn": f"arn:aws:execute-api:{r}:{a}:{api_id}",
+            }
+        if typ == "aws:apigatewayv2/stage:Stage":
+            stage = "" if inputs["name"] == "$default" else f"{inputs['name']}/"
+            return {"invokeUrl": f"https://{inputs['apiId']}.execute-api.{r}.amazonaws.com/{stage}"}
+        if typ in ("aws:apigatewayv2/integration:Integration", "aws:apigatewayv2/authorizer:Authorizer"):
+            return {"__id": _short_id(physical)}
         if typ == "aws:lambda/alias:Alias":
             function = inputs["functionName"]
             return {"arn": f"arn:aws:lambda:{r}:{a}:function:{function}:{inputs['name']}"}
@@ -154,7 +173,18 @@ class Mocks(pulumi.runtime.Mocks):
                 "proxyEndpoint": f"https://{self.account_id}.dkr.ecr.{self.region}.amazonaws.com",
                 "id": self.region,
             }
+        if token == "aws:ssm/getParameter:getParameter":
+            return self._parameter(args.args["name"])
         raise UnknownInvokeError(f"no mock answers the invoke {token}; add one to local/program.py")
+
+    def _parameter(self, name: str) -> dict[str, Any]:
+        """Only the public parameters Powertools publishes for its layers (one per release)."""
+        parts = name.split("/")
+        if parts[:5] != ["", "aws", "service", "powertools", "python"] or len(parts) != 8:
+            raise UnknownInvokeError(f"no mock answers the SSM parameter {name}")
+        architecture, python = parts[5], parts[6].replace(".", "")
+        value = f"arn:aws:lambda:{self.region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-{python}-{architecture}:1"
+        return {"name": name, "value": value, "insecureValue": value, "type": "String", "id": name, "arn": name}
 
 
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -258,6 +288,11 @@ def _reveal(value: Any) -> Any:
     if isinstance(value, list):
         return [_reveal(v) for v in value]
     return value
+
+
+def _short_id(physical: str) -> str:
+    """An id in the style API Gateway gives (10 lowercase alphanumerics), stable per name."""
+    return hashlib.sha256(physical.encode()).hexdigest()[:10]
 
 
 def _autoname(logical: str) -> str:

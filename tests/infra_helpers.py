@@ -35,3 +35,31 @@ def children_of(deployment: Deployment, component_type: str) -> list[Declared]:
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def function_named(deployment: Deployment, suffix: str) -> Declared:
+    """The one Lambda function whose name ends with `suffix` (-classify, -api)."""
+    (function,) = [f for f in deployment.of_type("aws:lambda/function:Function") if f["name"].endswith(suffix)]
+    return function
+
+
+def inference_function(deployment: Deployment) -> Declared:
+    return function_named(deployment, "-classify")
+
+
+def api_function(deployment: Deployment) -> Declared:
+    return function_named(deployment, "-api")
+
+
+def role_of(deployment: Deployment, function: Declared) -> Declared:
+    (role,) = [r for r in deployment.of_type("aws:iam/role:Role") if r["arn"] == function.inputs["role"]]
+    return role
+
+
+def log_group_of(deployment: Deployment, function: Declared) -> Declared:
+    (group,) = [
+        g
+        for g in deployment.of_type("aws:cloudwatch/logGroup:LogGroup")
+        if g["name"] == f"/aws/lambda/{function['name']}"
+    ]
+    return group

@@ -1,4 +1,4 @@
-"""Least privilege, enumerated: every statement of every policy the function's role gets."""
+"""Least privilege, enumerated: every statement of every policy each function's role gets."""
 
 from __future__ import annotations
 
@@ -7,8 +7,16 @@ import json
 
 import pytest
 
-from local.program import Deployment
-from tests.infra_helpers import as_list, policy_of, run_program
+from local.program import Declared, Deployment
+from tests.infra_helpers import (
+    api_function,
+    as_list,
+    inference_function,
+    log_group_of,
+    policy_of,
+    role_of,
+    run_program,
+)
 
 EXPECTED_ACTIONS = {
     "s3:GetObjectVersion",
@@ -25,9 +33,22 @@ EXPECTED_ACTIONS = {
 TRACING_ACTIONS = {"xray:PutTelemetryRecords", "xray:PutTraceSegments"}
 
 
-def role_statements(deployment: Deployment) -> list[dict]:
-    """All statements granted to the function's role, wherever the program attached them."""
-    role = deployment.one("aws:iam/role:Role")
+API_ACTIONS = {
+    "s3:PutObject",
+    "s3:GetObjectVersion",
+    "dynamodb:DeleteItem",
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+}
+
+
+def role_statements(deployment: Deployment, function: Declared | None = None) -> list[dict]:
+    """All statements granted to a function's role (default: the inference function's),
+    wherever the program attached them."""
+    role = role_of(deployment, function or inference_function(deployment))
     role_name = role["name"]
     statements: list[dict] = []
     for inline in role.inputs.get("inlinePolicies") or []:
@@ -68,7 +89,7 @@ def test_every_resource_is_scoped_to_this_stack() -> None:
     bucket = deployment.one("aws:s3/bucket:Bucket")["arn"]
     table = deployment.one("aws:dynamodb/table:Table")["arn"]
     queue = deployment.one("aws:sqs/queue:Queue", "-queue")["arn"]
-    log_group = deployment.one("aws:cloudwatch/logGroup:LogGroup")["arn"]
+    log_group = log_group_of(deployment, inference_function(deployment))["arn"]
 
     grants = granted(role_statements(deployment))
 
@@ -94,18 +115,54 @@ def test_only_xray_gets_a_star_resource_because_aws_requires_it() -> None:
 
 
 def test_the_role_trusts_lambda_from_this_account_only() -> None:
-    trust = json.loads(run_program("dev").one("aws:iam/role:Role").inputs["assumeRolePolicy"])
+    deployment = run_program("dev")
+    for function in (inference_function(deployment), api_function(deployment)):
+        trust = json.loads(role_of(deployment, function).inputs["assumeRolePolicy"])
 
-    (statement,) = trust["Statement"]
-    assert statement["Principal"] == {"Service": "lambda.amazonaws.com"}
-    assert statement["Action"] == "sts:AssumeRole"
-    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+        (statement,) = trust["Statement"]
+        assert statement["Principal"] == {"Service": "lambda.amazonaws.com"}
+        assert statement["Action"] == "sts:AssumeRole"
+        assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    assert (
+        role_of(deployment, inference_function(deployment))["arn"]
+        != role_of(deployment, api_function(deployment))["arn"]
+    )
 
 
 def test_no_aws_managed_full_access_policy_anywhere() -> None:
     deployment = run_program("prod")
 
     for resource in deployment:
-        text = json.dumps(resource.inputs)
+        text = json.dumps(resource.inputs, default=repr)  # assets (the API zip) as their repr
         assert "FullAccess" not in text, resource.name
         assert "arn:aws:iam::aws:policy/" not in text, resource.name
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_api_role_reads_deletes_and_presigns_nothing_more(stack: str) -> None:
+    deployment = run_program(stack)
+
+    grants = granted(role_statements(deployment, api_function(deployment)))
+
+    assert set(grants) == API_ACTIONS | (TRACING_ACTIONS if stack == "prod" else set())
+    assert "dynamodb:Scan" not in grants and "dynamodb:PutItem" not in grants
+    assert not [a for a in grants if "*" in a], "no wildcard action"
+
+
+def test_the_api_role_signs_uploads_only_into_its_own_folder() -> None:
+    deployment = run_program("dev")
+    bucket = deployment.one("aws:s3/bucket:Bucket")["arn"]
+    table = deployment.one("aws:dynamodb/table:Table")["arn"]
+    function = api_function(deployment)
+    log_group = log_group_of(deployment, function)["arn"]
+
+    grants = granted(role_statements(deployment, function))
+
+    (upload,) = grants["s3:PutObject"]
+    assert upload == f"{bucket}/uploads/api/*"
+    assert fnmatch.fnmatchcase(f"{bucket}/uploads/api/2026-11-25/x.jpg", upload)
+    assert not fnmatch.fnmatchcase(f"{bucket}/uploads/cam-1/x.jpg", upload)
+    assert grants["s3:GetObjectVersion"] == {f"{bucket}/uploads/*"}
+    for action in ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem"):
+        assert grants[action] == {table}, action
+    assert grants["logs:PutLogEvents"] == {f"{log_group}:*"}

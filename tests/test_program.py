@@ -7,7 +7,7 @@ import json
 import pytest
 
 from local.program import Mocks, UnknownInvokeError, run
-from tests.infra_helpers import run_program
+from tests.infra_helpers import inference_function, log_group_of, run_program
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -20,7 +20,7 @@ def test_pipeline_is_wired_end_to_end(stack: str) -> None:
     rule = json.loads(deployment.one("aws:cloudwatch/eventRule:EventRule").inputs["eventPattern"])
     target = deployment.one("aws:cloudwatch/eventTarget:EventTarget").inputs
     mapping = deployment.one("aws:lambda/eventSourceMapping:EventSourceMapping").inputs
-    function = deployment.one("aws:lambda/function:Function").inputs
+    function = inference_function(deployment).inputs
     environment = function["environment"]["variables"]
 
     assert rule["detail"]["bucket"]["name"] == [bucket["bucket"]]
@@ -42,7 +42,7 @@ def test_image_platform_follows_the_function_architecture() -> None:
         deployment = run_program("dev", {"image-classifier:architecture": architecture})
 
         image = deployment.one("docker:index/image:Image").inputs
-        function = deployment.one("aws:lambda/function:Function").inputs
+        function = inference_function(deployment).inputs
 
         assert function["architectures"] == [architecture]
         assert image["build"]["platform"] == platform
@@ -55,10 +55,7 @@ def test_runtime_and_precision_are_one_setting_each_and_reach_the_image_build() 
 
     assert (default["INFERENCE_RUNTIME"], default["MODEL_PRECISION"]) == ("litert", "float32")
     assert tensorflow.one("docker:index/image:Image").inputs["build"]["args"]["INFERENCE_RUNTIME"] == "tensorflow"
-    assert (
-        tensorflow.one("aws:lambda/function:Function").inputs["environment"]["variables"]["INFERENCE_RUNTIME"]
-        == "tensorflow"
-    )
+    assert inference_function(tensorflow).inputs["environment"]["variables"]["INFERENCE_RUNTIME"] == "tensorflow"
     assert int8.one("docker:index/image:Image").inputs["build"]["args"]["MODEL_PRECISION"] == "dynamic-int8"
 
 
@@ -74,10 +71,10 @@ def test_prod_protects_its_data_and_dev_can_be_torn_down() -> None:
         assert bucket.inputs["forceDestroy"] is (not protected)
         assert deployment.one("aws:ecr/repository:Repository").inputs["forceDelete"] is (not protected)
     assert (
-        prod.one("aws:cloudwatch/logGroup:LogGroup").inputs["retentionInDays"]
-        > dev.one("aws:cloudwatch/logGroup:LogGroup").inputs["retentionInDays"]
+        log_group_of(prod, inference_function(prod)).inputs["retentionInDays"]
+        > log_group_of(dev, inference_function(dev)).inputs["retentionInDays"]
     )
-    assert prod.one("aws:lambda/function:Function").inputs["reservedConcurrentExecutions"] >= 1
+    assert inference_function(prod).inputs["reservedConcurrentExecutions"] >= 1
 
 
 def test_names_carry_project_and_stack_so_stacks_never_collide() -> None:
@@ -85,8 +82,10 @@ def test_names_carry_project_and_stack_so_stacks_never_collide() -> None:
 
     assert all(r.name.startswith("image-classifier-dev") for r in dev)
     assert all(r.name.startswith("image-classifier-prod") for r in prod)
-    dev_names = {r["name"] for r in dev if r.custom and "name" in r.outputs}
-    prod_names = {r["name"] for r in prod if r.custom and "name" in r.outputs}
+    # A stage's name is its API's business ($default in each): only account-wide names count.
+    scoped = {"aws:apigatewayv2/stage:Stage"}
+    dev_names = {r["name"] for r in dev if r.custom and "name" in r.outputs and r.type not in scoped}
+    prod_names = {r["name"] for r in prod if r.custom and "name" in r.outputs and r.type not in scoped}
     assert dev_names and not dev_names & prod_names
 
 

@@ -116,3 +116,41 @@ def test_lists_accept_json_or_commas_and_remote_models_parse() -> None:
     assert (remote.kind, remote.sha256) == ("https", digest)
     assert settings_from(modelSource="s3://models/resnet.tar.gz").model.kind == "s3"
     assert settings_from(architecture="arm64").platform == "linux/arm64"
+
+
+def test_the_api_defaults_to_iam_auth_no_cors_and_modest_throttling() -> None:
+    api = settings_from().api
+
+    assert (api.auth, api.jwt_issuer, api.jwt_audiences, api.cors_origins) == ("iam", None, (), ())
+    assert (api.throttle_rate_limit, api.throttle_burst_limit, api.url_ttl_seconds) == (50, 100, 300)
+    assert api.powertools_layer_arn is None
+
+
+def test_jwt_auth_takes_an_issuer_and_audiences() -> None:
+    api = settings_from(
+        apiAuth="jwt", apiJwtIssuer="https://cognito-idp.eu-west-1.amazonaws.com/pool", apiJwtAudiences='["app", "web"]'
+    ).api
+
+    assert (api.auth, api.jwt_audiences) == ("jwt", ("app", "web"))
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"apiAuth": "basic"}, "apiAuth: must be one of iam, jwt; got 'basic'"),
+        ({"apiAuth": "jwt"}, "apiJwtIssuer, apiJwtAudiences: apiAuth jwt needs"),
+        ({"apiAuth": "jwt", "apiJwtIssuer": "https://x.example.org"}, "at least one audience"),
+        ({"apiJwtIssuer": "https://x.example.org"}, "set only with apiAuth jwt"),
+        ({"apiAuth": "jwt", "apiJwtIssuer": "http://x", "apiJwtAudiences": "a"}, "apiJwtIssuer: must be an https://"),
+        ({"apiCorsOrigins": "https://ok.example.org,ftp://bad"}, "apiCorsOrigins: each origin"),
+        ({"apiThrottleRate": "0"}, "apiThrottleRate: must be from 1 to 10000, got 0"),
+        ({"apiThrottleBurst": "9999"}, "apiThrottleBurst: must be from 1 to 5000, got 9999"),
+        ({"apiUrlTtlSeconds": "86400"}, "apiUrlTtlSeconds: must be from 60 to 3600"),
+        ({"apiPowertoolsLayerArn": "powertools"}, "apiPowertoolsLayerArn: expected a layer version ARN"),
+    ],
+)
+def test_bad_api_settings_name_the_key(values: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        settings_from(**values)
+
+    assert message in str(raised.value)
