@@ -89,14 +89,24 @@ def up(port: Port = 4566, stack: Stack = "dev", workers: Workers = None, config:
         json.dumps(
             {
                 k: summary[k]
-                for k in ("endpoint_url", "region", "bucket", "upload_prefix", "table", "queue_url", "dlq_url")
+                for k in (
+                    "endpoint_url",
+                    "api_url",
+                    "region",
+                    "bucket",
+                    "upload_prefix",
+                    "table",
+                    "queue_url",
+                    "dlq_url",
+                )
             }
         ),
         flush=True,
     )
     err.print(
         f"upload with: aws --endpoint-url {summary['endpoint_url']} s3 cp photo.jpg "
-        f"s3://{summary['bucket']}/{summary['upload_prefix']}\n(credentials: any; region {summary['region']})"
+        f"s3://{summary['bucket']}/{summary['upload_prefix']}\n(credentials: any; region {summary['region']})\n"
+        f"or through the API: curl -X POST {summary['api_url']}/uploads (see README, 'The results API')"
     )
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -116,6 +126,23 @@ def _upload_all(summary: dict[str, Any]) -> list[tuple[Sample, UploadedObject]]:
         uploaded.append((sample, UploadedObject(summary["bucket"], key, version, len(sample.data), None, None)))
     uploaded.append(_vanished_upload(summary, s3))
     return uploaded
+
+
+def _upload_through_api(summary: dict[str, Any], sample: Sample) -> tuple[Sample, UploadedObject]:
+    """What the mobile app does: ask the API for a presigned POST, then POST the photo to S3."""
+    import requests
+
+    grant = requests.post(f"{summary['api_url']}/uploads", json={"content_type": "image/jpeg"}, timeout=30)
+    grant.raise_for_status()
+    post = grant.json()
+    sent = requests.post(post["url"], data=post["fields"], files={"file": (sample.name, sample.data)}, timeout=60)
+    sent.raise_for_status()
+    # S3 answers a POST with x-amz-version-id; moto does not, so ask for the version.
+    version = _client(summary, "s3").head_object(Bucket=summary["bucket"], Key=post["key"]).get("VersionId")
+    note = f"{sample.note}, uploaded through POST /uploads"
+    return Sample(f"api-{sample.name}", sample.data, sample.expect, note), UploadedObject(
+        summary["bucket"], post["key"], version, len(sample.data), None, None
+    )
 
 
 def _vanished_upload(summary: dict[str, Any], s3: Any) -> tuple[Sample, UploadedObject]:
@@ -212,6 +239,9 @@ def demo(
         results = Results(_client(summary, "dynamodb"), summary["table"])
         uploaded = _upload_all(summary)
         err.print(f"uploaded {len(uploaded)} files to s3://{summary['bucket']}/{summary['upload_prefix']}demo/")
+        photo = next(sample for sample in samples() if sample.expect == "CLASSIFIED")
+        uploaded.append(_upload_through_api(summary, photo))
+        err.print(f"uploaded {photo.name} through the API: POST {summary['api_url']}/uploads, then the presigned POST")
         done = _wait(results, uploaded, timeout)
         missing = [obj.key for _, obj in uploaded if obj.key not in done]
         if missing:
@@ -224,6 +254,7 @@ def demo(
         for date in dates:
             out.print(_predictions_table(results.predictions(date), f"Predictions for {date}"))
             out.print(_counts_table(results.counts(date), date))
+        problems.extend(_check_api(summary, dates, results))
         sqs = _client(summary, "sqs")
         for name in ("dlq_url", "delivery_dlq_url"):
             attributes = sqs.get_queue_attributes(
@@ -240,6 +271,14 @@ def demo(
             problems.append(f"calls the role policy does not allow: {report.denied}")
         if report.unused:
             err.print(f"[yellow]granted but not used in this run:[/yellow] {', '.join(sorted(report.unused))}")
+        if cloud.resources.api is not None:
+            api_report = IamReport.from_run(cloud.resources.api.role_policies, cloud.run_dir, "iam-usage-api*.jsonl")
+            err.print(
+                f"[green]IAM[/green] the API used {len(api_report.used)} of its role's "
+                f"{len(api_report.granted)} granted actions: {', '.join(sorted(api_report.used))}"
+            )
+            if api_report.denied:
+                problems.append(f"calls the API role policy does not allow: {api_report.denied}")
     finally:
         cloud.stop()
         cloud.cleanup()
@@ -248,6 +287,35 @@ def demo(
             err.print(f"[red]x[/red] {problem}")
         raise typer.Exit(1)
     err.print("[green]every upload was recorded exactly once; nothing lost[/green]")
+
+
+def _check_api(summary: dict[str, Any], dates: list[str], results: Results) -> list[str]:
+    """Read the day back through the API, as the app would, and compare with the table."""
+    import requests
+
+    problems = []
+    for date in dates:
+        counts = requests.get(f"{summary['api_url']}/counts", params={"date": date}, timeout=30).json()
+        stored = {k: v for k, v in results.counts(date).items() if k != "REJECTED"}
+        if {k: v for k, v in counts["counts"].items() if v} != stored:
+            problems.append(f"GET /counts?date={date} says {counts['counts']}, the table {stored}")
+        listed, token = 0, None
+        while True:
+            params: dict[str, str | int] = {"date": date, "limit": 5, **({"next": token} if token else {})}
+            page = requests.get(f"{summary['api_url']}/predictions", params=params, timeout=30).json()
+            listed += len(page["items"])
+            token = page.get("next")
+            if not token:
+                break
+        err.print(
+            f"[green]API[/green] {date}: GET /counts {counts['counts']} (rejected {counts['rejected']}), "
+            f"GET /predictions listed {listed} in pages of 5"
+        )
+        if listed != len(results.predictions(date)):
+            problems.append(
+                f"GET /predictions?date={date} listed {listed}, the table holds {len(results.predictions(date))}"
+            )
+    return problems
 
 
 def _running_cloud(overrides: dict[str, str | None], need: tuple[str, ...]) -> dict[str, Any]:

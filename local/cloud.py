@@ -1,4 +1,5 @@
-"""The embedded local cloud: moto on loopback + the stack the program declares + the function runner."""
+"""The embedded local cloud: moto on loopback + the stack the program declares + the function runner
++ the results API on a loopback port of its own."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local.api_gateway import LocalApiGateway
 from local.deploy import Deployer, LocalStack
 from local.program import DEFAULT_REGION, PROJECT_ROOT, Deployment, run_stack
 from local.runner import FunctionRunner
-from local.server import MotoServer
+from local.server import MotoServer, PortInUseError, ensure_port_free, free_port
 
 STATE_FILE = PROJECT_ROOT / ".local-cloud.json"
 LOCAL_VISIBILITY_SECONDS = 20
@@ -55,10 +57,13 @@ class LocalCloud:
     """Edit what the program declared before it is created (tests narrow the role policy)."""
     handler: str = "classifier.handler:lambda_handler"
     """The function's entry point, "module:function" (benchmarks swap in other handlers)."""
+    api_port: int | None = None
+    """Loopback port of the local API gateway; default: `port + 1` when free, else any free port."""
 
     def __post_init__(self) -> None:
         self.server: MotoServer | None = None
         self.runner: FunctionRunner | None = None
+        self.gateway: LocalApiGateway | None = None
         self.deployment: Deployment | None = None
         self.resources: LocalStack | None = None
         self.run_dir = Path(tempfile.mkdtemp(prefix="local-cloud-"))
@@ -87,11 +92,25 @@ class LocalCloud:
                 self.resources.function, self.endpoint_url, region, model_dir, self.run_dir, workers, self.handler
             )
             self.runner.start()
+            if self.resources.api is not None:
+                self.gateway = LocalApiGateway(
+                    self.resources.api, self.endpoint_url, region, self._api_port(), self.run_dir
+                ).start()
         except BaseException:
             self.stop()
             raise
         STATE_FILE.write_text(json.dumps(self.summary()))
         return self
+
+    def _api_port(self) -> int:
+        if self.api_port is not None:
+            ensure_port_free(self.api_port)
+            return self.api_port
+        try:
+            ensure_port_free(self.port + 1)
+            return self.port + 1
+        except PortInUseError:
+            return free_port()
 
     def summary(self) -> dict[str, Any]:
         assert self.resources is not None
@@ -106,10 +125,14 @@ class LocalCloud:
             "dlq_url": r.dlq_url,
             "delivery_dlq_url": r.delivery_dlq_url,
             "function": r.function.name,
+            "api_url": self.gateway.url if self.gateway is not None else None,
             "logs": str(self.run_dir),
         }
 
     def stop(self) -> None:
+        if self.gateway is not None:
+            self.gateway.stop()
+            self.gateway = None
         if self.runner is not None:
             self.runner.stop()
             self.runner = None

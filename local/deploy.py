@@ -23,8 +23,14 @@ SKIPPED = {
     "aws:lambda/alias:Alias": "the runner serves the code as it is (no versions)",
 }
 RUNNER = {
-    "aws:lambda/function:Function": "served by the local function runner",
+    "aws:lambda/function:Function": "served by the local function runner or API gateway",
     "aws:lambda/eventSourceMapping:EventSourceMapping": "polled by the local function runner",
+    "aws:lambda/permission:Permission": "the local API gateway invokes its function directly",
+    "aws:apigatewayv2/api:Api": "served by the local API gateway (local/api_gateway.py)",
+    "aws:apigatewayv2/integration:Integration": "the local API gateway calls the function in-process",
+    "aws:apigatewayv2/route:Route": "served by the local API gateway",
+    "aws:apigatewayv2/stage:Stage": "the local API gateway has one stage and no throttling",
+    "aws:apigatewayv2/authorizer:Authorizer": "no authorizer locally: the local API listens on loopback only",
 }
 
 
@@ -46,6 +52,20 @@ class FunctionSpec:
 
 
 @dataclass
+class ApiSpec:
+    """What the local API gateway needs to behave like the deployed HTTP API and its function."""
+
+    name: str
+    handler: str
+    environment: dict[str, str]
+    timeout_seconds: int
+    routes: list[str]
+    auth: str
+    role_policies: list[dict[str, Any]]
+    role_name: str
+
+
+@dataclass
 class LocalStack:
     """What was created, by the names the program gave it."""
 
@@ -57,6 +77,7 @@ class LocalStack:
     dlq_url: str
     delivery_dlq_url: str
     function: FunctionSpec
+    api: ApiSpec | None = None
     created: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
@@ -275,14 +296,51 @@ class Deployer:
                 self.skipped.append(f"{resource.type.split(':')[1]} {resource.name}: {RUNNER[resource.type]}")
         return self._stack()
 
+    def _role_of(self, function: Declared) -> tuple[Declared, list[dict[str, Any]]]:
+        """The function's role and the policy documents attached to it."""
+        d = self.deployment
+        role = next(r for r in d.of_type("aws:iam/role:Role") if r["arn"] == function.inputs["role"])
+        policies = [
+            json.loads(p.inputs["policy"])
+            for p in d.of_type("aws:iam/rolePolicy:RolePolicy")
+            if p.inputs["role"] in (role["name"], role.outputs.get("id"))
+        ]
+        return role, policies
+
+    def _api(self) -> ApiSpec | None:
+        d = self.deployment
+        integrations = d.of_type("aws:apigatewayv2/integration:Integration")
+        if not integrations:
+            return None
+        target = integrations[0].inputs["integrationUri"]
+        function = next(f for f in d.of_type("aws:lambda/function:Function") if f.outputs.get("invokeArn") == target)
+        role, policies = self._role_of(function)
+        routes = [r.inputs["routeKey"] for r in d.of_type("aws:apigatewayv2/route:Route")]
+        auth = {r.inputs.get("authorizationType", "NONE") for r in d.of_type("aws:apigatewayv2/route:Route")}
+        return ApiSpec(
+            name=function["name"],
+            handler=function.inputs["handler"],
+            environment=dict(function.inputs.get("environment", {}).get("variables", {})),
+            timeout_seconds=int(function.inputs.get("timeout", 3)),
+            routes=routes,
+            auth=",".join(sorted(auth)),
+            role_policies=policies,
+            role_name=role["name"],
+        )
+
     def _stack(self) -> LocalStack:
         d = self.deployment
         exports = d.exports
-        function = d.one("aws:lambda/function:Function")
         mapping = d.one("aws:lambda/eventSourceMapping:EventSourceMapping")
+        # The queue invokes the function, or its `live` alias (SnapStart): "<function arn>[:alias]".
+        function = next(
+            f
+            for f in d.of_type("aws:lambda/function:Function")
+            if mapping.inputs["functionName"] in (f["arn"], f["name"])
+            or mapping.inputs["functionName"].startswith(f"{f['arn']}:")
+        )
         queue = next(q for q in d.of_type("aws:sqs/queue:Queue") if q["arn"] == mapping.inputs["eventSourceArn"])
-        role = d.one("aws:iam/role:Role")
-        policies = [json.loads(p.inputs["policy"]) for p in d.of_type("aws:iam/rolePolicy:RolePolicy")]
+        role, policies = self._role_of(function)
         spec = FunctionSpec(
             name=function["name"],
             environment=dict(function.inputs.get("environment", {}).get("variables", {})),
@@ -305,6 +363,7 @@ class Deployer:
             dlq_url=self.queue_urls[exports["dlq_url"]],
             delivery_dlq_url=self.queue_urls[exports["delivery_dlq_url"]],
             function=spec,
+            api=self._api(),
             created=self.created,
             skipped=self.skipped,
         )

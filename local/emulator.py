@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.core.botocore_stubber import BotocoreStubber
@@ -155,3 +156,83 @@ def transactions_cost_what_they_touch() -> None:
 
     transact_write_items._touched_items_only = True  # type: ignore[attr-defined]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+# Form fields a POST upload may carry without a policy condition (S3's browser-upload rules).
+_UNCONDITIONED_FIELDS = {"policy", "file", "x-amz-signature", "signature", "awsaccesskeyid"}
+
+
+def post_policy_problem(
+    form: dict[str, str], bucket: str, size: int, now: datetime | None = None
+) -> tuple[int, str, str] | None:
+    """Why S3 would refuse a browser-style POST upload, as (HTTP status, error code, message);
+    None when its signed policy allows it. Signatures are not checked (moto checks none)."""
+    import base64
+    import json
+
+    fields = {k.lower(): v for k, v in form.items()}
+    if "policy" not in fields:
+        return 403, "AccessDenied", "a POST upload to a private bucket needs a signed policy"
+    try:
+        policy = json.loads(base64.b64decode(fields["policy"]))
+        expiration = datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%S%z")
+        conditions = policy["conditions"]
+    except (ValueError, KeyError, TypeError):
+        return 400, "InvalidPolicyDocument", "Invalid Policy: Invalid JSON."
+    if (now or datetime.now(UTC)) >= expiration:
+        return 403, "AccessDenied", "Invalid according to Policy: Policy expired."
+    values = {**fields, "bucket": bucket}
+    covered = set()
+    for condition in conditions:
+        if isinstance(condition, dict):
+            ((name, expected),) = condition.items()
+            operator, name = "eq", name.lower()
+        elif condition[0] == "content-length-range":
+            low, high = int(condition[1]), int(condition[2])
+            if size > high:
+                return 400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size"
+            if size < low:
+                return 400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size"
+            continue
+        else:
+            operator, name, expected = condition[0], condition[1].lstrip("$").lower(), condition[2]
+        covered.add(name)
+        actual = values.get(name, "")
+        if not (actual == expected if operator == "eq" else actual.startswith(expected)):
+            return (
+                403,
+                "AccessDenied",
+                f'Invalid according to Policy: Policy Condition failed: ["{operator}", "${name}", "{expected}"]',
+            )
+    extra = [
+        name
+        for name in fields
+        if name not in covered and name not in _UNCONDITIONED_FIELDS and not name.startswith("x-ignore-")
+    ]
+    if extra:
+        return 403, "AccessDenied", f"Invalid according to Policy: Extra input fields: {', '.join(sorted(extra))}"
+    return None
+
+
+def enforce_post_policies() -> None:
+    """Make moto's S3 hold browser-style POST uploads to their signed policy, as S3 does: the
+    results API's size and Content-Type limits live in that policy, and moto ignores it. Idempotent."""
+    from moto.s3.responses import S3Response
+
+    original = S3Response._bucket_response_post
+    if getattr(original, "_policy_enforced", False):
+        return
+
+    def bucket_response_post(self: S3Response, request: Any, bucket_name: str) -> Any:
+        form = {k: v for k, v in self.form_data.items() if k != "file"} if self.form_data else {}
+        if "key" in form:  # a browser-style upload (not a multi-object delete)
+            size = len(self.raw_body or b"")
+            problem = post_policy_problem(form, bucket_name, size)
+            if problem is not None:
+                status, code, message = problem
+                body = f"<?xml version='1.0'?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+                return status, {"Content-Type": "application/xml"}, body
+        return original(self, request, bucket_name)
+
+    bucket_response_post._policy_enforced = True  # type: ignore[attr-defined]
+    S3Response._bucket_response_post = bucket_response_post  # type: ignore[method-assign]

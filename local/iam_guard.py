@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +108,8 @@ class IamGuard:
     # -- botocore hooks --------------------------------------------------------------------------
     def _before(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         service, operation = model.service_model.service_name, model.name
+        if context.get("is_presign_request") and (service, operation) == ("s3", "CreateBucket"):
+            return  # botocore's way of building a presigned POST: checked in guarded_presigned_post
         for action, resource in self.required(service, operation, params):
             if not self.check(service, operation, action, resource):
                 raise AccessDeniedByLocalIam(
@@ -133,14 +135,17 @@ class IamGuard:
         session.register("after-call.s3.GetObject", self._after_s3_read)
         session.register("after-call.s3.HeadObject", self._after_s3_read)
 
-    def install_everywhere(self) -> None:
+    def install_everywhere(self) -> Callable[[], None]:
         """Guard every boto3 session this process creates, the default one included: the function
-        makes fresh sessions of its own (after a SnapStart restore, for instance)."""
+        makes fresh sessions of its own (after a SnapStart restore, for instance). Returns what
+        undoes it (for tests that install a guard in their own process)."""
         import boto3
         import boto3.session
+        import botocore.signers
 
         guard = self
         original_init = boto3.session.Session.__init__
+        original_post = botocore.signers.generate_presigned_post
 
         def guarded_init(session: Any, *args: Any, **kwargs: Any) -> None:
             original_init(session, *args, **kwargs)
@@ -148,10 +153,41 @@ class IamGuard:
 
         boto3.session.Session.__init__ = guarded_init  # type: ignore[method-assign,assignment]
         boto3.DEFAULT_SESSION = None  # the next default session is made, and guarded, on first use
+        self._guard_presigned_posts()
+
+        def uninstall() -> None:
+            boto3.session.Session.__init__ = original_init  # type: ignore[method-assign]
+            botocore.signers.generate_presigned_post = original_post
+            boto3.DEFAULT_SESSION = None
+
+        return uninstall
+
+    def _guard_presigned_posts(self) -> None:
+        """A presigned POST carries the signer's authority: S3 checks the signer's s3:PutObject on
+        the key when the upload arrives. botocore's events never show the key, so check it here,
+        on the method every S3 client class created from now on gets."""
+        import botocore.signers
+
+        guard, original = self, botocore.signers.generate_presigned_post
+
+        def guarded_presigned_post(client: Any, Bucket: str, Key: str, *args: Any, **kwargs: Any) -> Any:  # noqa: N803
+            resource = f"arn:aws:s3:::{Bucket}/{Key}"
+            if not guard.check("s3", "PresignedPost", "s3:PutObject", resource):
+                raise AccessDeniedByLocalIam(
+                    f"local IAM check: the function role may not s3:PutObject on {resource} (presigned POST); "
+                    "the Pulumi program's role policy does not allow it"
+                )
+            return original(client, Bucket, Key, *args, **kwargs)
+
+        botocore.signers.generate_presigned_post = guarded_presigned_post  # type: ignore[assignment]
 
 
-def read_usage(directory: Path) -> list[dict[str, Any]]:
+FUNCTION_USAGE = "iam-usage-[0-9]*.jsonl"
+"""The inference function's environments (iam-usage-<n>.jsonl); the API's is iam-usage-api.jsonl."""
+
+
+def read_usage(directory: Path, pattern: str = FUNCTION_USAGE) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
-    for path in sorted(directory.glob("iam-usage-*.jsonl")):
+    for path in sorted(directory.glob(pattern)):
         entries += [json.loads(line) for line in path.read_text().splitlines() if line]
     return entries

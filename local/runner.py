@@ -50,7 +50,7 @@ def share_cpus(workers: int) -> list[tuple[int, ...]]:
 
 
 @dataclass
-class _Context:
+class LambdaContext:
     """The parts of Lambda's context object that Powertools reads."""
 
     function_name: str
@@ -65,23 +65,32 @@ class _Context:
         return 300_000
 
 
-def _environment(config: WorkerConfig) -> dict[str, str]:
-    spec = config.spec
+def lambda_environment(
+    declared: dict[str, str], name: str, memory_mb: int, endpoint_url: str, region: str
+) -> dict[str, str]:
+    """A function's declared variables plus what Lambda's runtime sets, pointed at the emulator."""
     return {
-        **spec.environment,
-        "MODEL_DIR": config.model_dir,
-        "AWS_ENDPOINT_URL": config.endpoint_url,
+        **declared,
+        "AWS_ENDPOINT_URL": endpoint_url,
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_SESSION_TOKEN": "local",
-        "AWS_REGION": config.region,
-        "AWS_DEFAULT_REGION": config.region,
-        "AWS_LAMBDA_FUNCTION_NAME": spec.name,
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
         "AWS_EXECUTION_ENV": "AWS_Lambda_python_local",
         "PYTHONUNBUFFERED": "1",
+    }
+
+
+def _environment(config: WorkerConfig) -> dict[str, str]:
+    spec = config.spec
+    return {
+        **lambda_environment(spec.environment, spec.name, spec.memory_mb, config.endpoint_url, config.region),
+        "MODEL_DIR": config.model_dir,
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
 
@@ -183,7 +192,7 @@ def worker_main(config: WorkerConfig, stop: Any, reports: Any) -> None:
             time.sleep(EMPTY_POLL_PAUSE)
             continue
         event = {"Records": [_sqs_record(m, spec, config.region) for m in messages]}
-        context = _Context(spec.name, spec.memory_mb, arn, str(uuid.uuid4()))
+        context = LambdaContext(spec.name, spec.memory_mb, arn, str(uuid.uuid4()))
         started, cpu_started = time.perf_counter(), time.process_time()
         try:
             response = lambda_handler(event, context)

@@ -12,7 +12,11 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from local.emulator import evaluate_bucket_policy_conditions, transactions_cost_what_they_touch
+from local.emulator import (
+    enforce_post_policies,
+    evaluate_bucket_policy_conditions,
+    transactions_cost_what_they_touch,
+)
 
 HOST = "127.0.0.1"
 # moto accepts any credentials; these never leave the machine.
@@ -69,6 +73,7 @@ class MotoServer:
     def __init__(self, port: int, host: str = HOST) -> None:
         ensure_port_free(port, host)
         evaluate_bucket_policy_conditions(secure_transport=True)
+        enforce_post_policies()
         transactions_cost_what_they_touch()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise here
         self.host, self.port = host, port

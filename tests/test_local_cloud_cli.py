@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+import requests
 
 from classifier.events import UploadedObject
 from classifier.records import object_digest
@@ -76,8 +77,19 @@ def test_local_up_prints_one_json_line_serves_and_stops_on_sigterm(e2e_model: st
         assert process.stdout is not None
         line = process.stdout.readline()
         info = json.loads(line)
-        assert set(info) == {"endpoint_url", "region", "bucket", "upload_prefix", "table", "queue_url", "dlq_url"}
+        assert set(info) == {
+            "endpoint_url",
+            "api_url",
+            "region",
+            "bucket",
+            "upload_prefix",
+            "table",
+            "queue_url",
+            "dlq_url",
+        }
         assert info["endpoint_url"] == f"http://127.0.0.1:{port}"
+        counts = requests.get(f"{info['api_url']}/counts", timeout=30)
+        assert counts.status_code == 200 and counts.json()["total"] == 0  # `up` serves the API too
         s3 = local_client("s3", info["endpoint_url"], info["region"])
         assert s3.list_objects_v2(Bucket=info["bucket"]).get("KeyCount") == 0
         version = s3.put_object(Bucket=info["bucket"], Key="uploads/cli.jpg", Body=jpeg(seed=3))["VersionId"]

@@ -186,13 +186,35 @@ def test_the_guard_covers_sessions_the_function_makes_itself(aws_credentials) ->
     import boto3.session
 
     guard = IamGuard([ROLE_POLICY], "eu-west-1")
-    original_init = boto3.session.Session.__init__
+    uninstall = guard.install_everywhere()
     try:
-        guard.install_everywhere()
         client = boto3.session.Session(region_name="eu-west-1").client("dynamodb")
 
         with pytest.raises(AccessDeniedByLocalIam, match="may not dynamodb:Scan"):
             client.scan(TableName="preds")
     finally:
-        boto3.session.Session.__init__ = original_init  # type: ignore[method-assign]
-        boto3.DEFAULT_SESSION = None
+        uninstall()
+
+
+def test_a_presigned_post_is_checked_as_the_upload_it_authorises(aws_credentials) -> None:
+    import boto3.session
+
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": ["arn:aws:s3:::photos/uploads/api/*"]}
+        ],
+    }
+    uninstall = IamGuard([policy], "eu-west-1").install_everywhere()
+    try:
+        s3 = boto3.session.Session(region_name="eu-west-1").client("s3")
+
+        granted = s3.generate_presigned_post("photos", "uploads/api/2026-11-25/a.jpg")
+        with pytest.raises(AccessDeniedByLocalIam, match="may not s3:PutObject on arn:aws:s3:::photos/uploads/cam"):
+            s3.generate_presigned_post("photos", "uploads/cam/a.jpg")
+    finally:
+        uninstall()
+
+    assert granted["fields"]["key"] == "uploads/api/2026-11-25/a.jpg"
+    # Uninstalled: presigning is unguarded again in this process.
+    assert boto3.session.Session(region_name="eu-west-1").client("s3").generate_presigned_post("photos", "x")
