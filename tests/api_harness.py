@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from datetime import datetime
@@ -30,7 +31,10 @@ def api_event(method: str, path: str, query: dict[str, Any] | None = None, body:
     event.pop("queryStringParameters", None)
     if query:
         event["queryStringParameters"] = {k: str(v) for k, v in query.items()}
-    if body is not None:
+    if isinstance(body, bytes):  # not text: API Gateway passes it base64-encoded
+        event["body"] = base64.b64encode(body).decode()
+        event["isBase64Encoded"] = True
+    elif body is not None:
         event["body"] = body if isinstance(body, str) else json.dumps(body)
         event["headers"]["content-type"] = "application/json"
     return event

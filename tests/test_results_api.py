@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from classifier.events import from_eventbridge
+from results_api.results import NotFound
 from tests.api_harness import API_UPLOAD_PREFIX, call, record_prediction, results_service
 from tests.function_harness import World
 from tests.images import jpeg
@@ -57,6 +58,7 @@ def test_each_upload_grant_gets_its_own_key_and_jpeg_is_the_default(api: World) 
         ({"content_type": "application/pdf"}, "content_type"),
         ("{not json", "body"),
         ({"content_type": 7}, "content_type"),
+        (b"\xff\xfe\x00 not utf-8", "body"),
     ],
 )
 def test_post_uploads_refuses_what_the_function_could_not_classify(api: World, body: object, named: str) -> None:
@@ -125,6 +127,10 @@ def test_another_day_is_another_partition(api: World) -> None:
     assert [i["object_key"] for i in yesterday] == ["uploads/cam/yesterday.jpg"]
 
 
+def _token(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
 @pytest.mark.parametrize(
     ("query", "named"),
     [
@@ -137,6 +143,9 @@ def test_another_day_is_another_partition(api: World) -> None:
         ({"limit": "ten"}, "limit"),
         ({"next": "not-a-token"}, "next"),
         ({"next": "x" * 3000}, "next"),
+        ({"next": _token('{"d":"2026-11-25","s":"\\ud800"}')}, "next"),  # a lone surrogate: not UTF-8
+        ({"next": _token(json.dumps({"d": "2026-11-25", "s": "é" * 600}))}, "next"),  # 1200 bytes
+        ({"next": _token('{"d":"2026-11-25","s":7}')}, "next"),
     ],
 )
 def test_bad_listing_parameters_get_400_naming_the_parameter(api: World, query: dict, named: str) -> None:
@@ -200,6 +209,32 @@ def test_a_deleted_upload_is_not_recorded_again_when_its_event_comes_back(api: W
     assert again.status == "DUPLICATE"
     assert call("GET", "/counts", {"date": DAY})[1]["total"] == 0
     assert call("GET", "/predictions", {"date": DAY})[1]["items"] == []
+
+
+def test_a_class_deleted_down_to_zero_is_counted_again_by_the_next_upload(api: World) -> None:
+    only = record_prediction(api, "uploads/cam/1.jpg", "FAW")
+    assert call("DELETE", f"/predictions/{only}")[0] == 204
+    assert call("GET", "/counts", {"date": DAY})[1]["counts"]["FAW"] == 0
+
+    again = record_prediction(api, "uploads/cam/2.jpg", "FAW")
+
+    assert call("GET", "/counts", {"date": DAY})[1]["counts"]["FAW"] == 1
+    assert call("GET", f"/predictions/{again}")[1]["count"] == 1
+
+
+def test_a_delete_that_loses_a_race_is_a_404_not_an_error(api: World) -> None:
+    prediction_id = record_prediction(api, "uploads/cam/1.jpg", "FAW")
+    service = results_service(api)
+    stale = service._claim(prediction_id)  # what a concurrent DELETE read before this one committed
+    assert call("DELETE", f"/predictions/{prediction_id}")[0] == 204
+    reads = iter([stale])
+    real_claim = service._claim
+    service._claim = lambda digest: next(reads, None) or real_claim(digest)  # type: ignore[method-assign]
+
+    with pytest.raises(NotFound):
+        service.delete_prediction(prediction_id)
+
+    assert call("GET", "/counts", {"date": DAY})[1]["counts"]["FAW"] == 0  # decremented once
 
 
 def test_deleting_a_rejection_takes_it_off_the_rejected_count(api: World) -> None:

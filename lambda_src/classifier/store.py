@@ -119,8 +119,9 @@ class PredictionStore:
             "VersionId": record["VersionId"],
         }
         if current == 0:
-            counter_condition = "attribute_not_exists(#count)"
-            counter_values = {":next": _serialize(1)}
+            # No counter yet, or one the results API brought back to 0 by deleting predictions.
+            counter_condition = "attribute_not_exists(#count) OR #count = :current"
+            counter_values = {":next": _serialize(1), ":current": _serialize(0)}
         else:
             counter_condition = "#count = :current"
             counter_values = {":next": _serialize(current + 1), ":current": _serialize(current)}

@@ -205,6 +205,16 @@ def _invalid_request(error: RequestValidationError) -> Response[str]:
     )
 
 
+@app.exception_handler(UnicodeDecodeError)  # type: ignore[untyped-decorator]
+def _undecodable_body(_: UnicodeDecodeError) -> Response[str]:
+    """A body that is not UTF-8 (API Gateway passes it base64-encoded) cannot be JSON."""
+    return Response(
+        status_code=400,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps({"statusCode": 400, "message": "body: expected UTF-8 JSON"}),
+    )
+
+
 def _call(operation: Any, *args: Any) -> Any:
     """The service's own errors, as Powertools' HTTP errors."""
     try:

@@ -43,6 +43,7 @@ DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_PAGE = 100
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
+_TOKENS = uuid.UUID("5b0e7f8a-3c61-4d2e-8f4a-9d7c2b1e6a53")
 
 
 class BadInput(ValueError):
@@ -173,13 +174,18 @@ class ResultsService:
             claim = self._claim(digest)
             record_id = claim["RecordId"]
             try:
-                self._dynamodb.transact_write_items(TransactItems=self._deletion(digest, claim, record_id))
+                self._dynamodb.transact_write_items(
+                    TransactItems=self._deletion(digest, claim, record_id),
+                    # Idempotent for 10 minutes: if the SDK resends a committed call whose
+                    # response was lost, DynamoDB answers success instead of cancelling it.
+                    ClientRequestToken=str(uuid.uuid5(_TOKENS, f"delete:{digest}:{record_id}")),
+                )
                 return
             except ClientError as err:
                 if err.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
                 codes = [r.get("Code") or "None" for r in err.response.get("CancellationReasons", [])]
-                if codes[1:2] == ["ConditionalCheckFailed"]:
+                if codes == ["None", "ConditionalCheckFailed", "None"]:
                     raise RuntimeError(
                         f"counter for {claim['RecordDate']}/{counter_of(record_id)} is already 0 "
                         f"while {digest} is recorded: the table needs a look"
@@ -319,11 +325,21 @@ def _decode_token(token: str, day: str, class_name: str | None) -> dict[str, Any
         start = {"PredictionDate": decoded["d"], "ClassPredictionID": decoded["s"]}
     except (binascii.Error, ValueError, TypeError, KeyError):
         raise BadInput("next: not a token this API issued") from None
+    if not isinstance(start["ClassPredictionID"], str) or not _encodable(start["ClassPredictionID"]):
+        raise BadInput("next: not a token this API issued")
     if (
         start["PredictionDate"] != day
-        or not isinstance(start["ClassPredictionID"], str)
-        or not 0 < len(start["ClassPredictionID"]) <= 1024
+        or not 0 < len(start["ClassPredictionID"].encode("utf-8", "strict")) <= 1024
         or (class_name is not None and not start["ClassPredictionID"].startswith(f"{class_name}#"))
     ):
         raise BadInput("next: the token belongs to another query (date or class differ)")
     return _item(start)
+
+
+def _encodable(text: str) -> bool:
+    """DynamoDB keys are UTF-8: a lone surrogate (valid in JSON, not in UTF-8) cannot be one."""
+    try:
+        text.encode("utf-8", "strict")
+    except UnicodeEncodeError:
+        return False
+    return True
