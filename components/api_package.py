@@ -1,14 +1,16 @@
 """The results API's zip package and the Powertools layer it runs with.
 
-The zip holds only our code: the `results_api` package and the table's key layout
+The zip holds our code: the `results_api` package and the table's key layout
 (`classifier/keys.py`, with the package's empty `__init__`), never the inference function or the
-model. Powertools (and the pydantic its OpenAPI validation uses) comes from Powertools' public
-layer at the very version the function image pins, found through the SSM parameter Powertools
-publishes for each release; boto3 is the Lambda runtime's.
+model; plus `tzdata`, pure data, for a runtime that has no zone database. Powertools (and the
+pydantic its OpenAPI validation uses) comes from Powertools' public layer at the very version the
+function image pins, found through the SSM parameter Powertools publishes for each release; boto3
+is the Lambda runtime's.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -20,7 +22,9 @@ LAYER_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0
 
 
 def api_archive(project_root: Path) -> pulumi.AssetArchive:
-    """Each source file as an asset under its import path (caches and stray files left out)."""
+    """Each source file as an asset under its import path (caches and stray files left out), and
+    the IANA time zone database: the python3.12 runtime's minimal OS image has no
+    /usr/share/zoneinfo, and the API works out "today" in the stack's zone."""
     assets: dict[str, pulumi.Asset | pulumi.Archive] = {}
     for source in API_SOURCES:
         path = project_root / source
@@ -28,7 +32,19 @@ def api_archive(project_root: Path) -> pulumi.AssetArchive:
         for file in files:
             if "__pycache__" not in file.parts:
                 assets[file.relative_to(project_root / "lambda_src").as_posix()] = pulumi.FileAsset(str(file))
+    tzdata = _package_dir("tzdata")
+    for file in sorted(tzdata.rglob("*")):
+        if file.is_file() and "__pycache__" not in file.parts:
+            assets[f"tzdata/{file.relative_to(tzdata).as_posix()}"] = pulumi.FileAsset(str(file))
     return pulumi.AssetArchive(assets)
+
+
+def _package_dir(name: str) -> Path:
+    """Where a pure-data package the zip ships is installed (pinned in constraints.txt)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"the API package needs {name} installed (it is in requirements.txt)")
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def powertools_version(project_root: Path) -> str:

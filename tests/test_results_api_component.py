@@ -140,7 +140,10 @@ def test_the_zip_holds_the_api_package_and_the_key_layout_only() -> None:
 
     assert "results_api/app.py" in names and "results_api/results.py" in names
     assert {n for n in names if n.startswith("classifier/")} == {"classifier/__init__.py", "classifier/keys.py"}
-    assert all(n.endswith(".py") and "__pycache__" not in n for n in names)
+    code = {n for n in names if not n.startswith("tzdata/")}
+    assert all(n.endswith(".py") for n in code)
+    assert not [n for n in names if "__pycache__" in n]
+    assert {n.split("/")[0] for n in names} == {"results_api", "classifier", "tzdata"}
 
 
 def test_the_layer_is_the_powertools_release_the_image_pins(tmp_path: Path) -> None:
@@ -154,3 +157,19 @@ def test_the_layer_is_the_powertools_release_the_image_pins(tmp_path: Path) -> N
     (tmp_path / "lambda_src" / "requirements.txt").write_text("aws-lambda-powertools>=3\n")
     with pytest.raises(ValueError, match="must pin"):
         powertools_version(tmp_path)
+
+
+def test_the_zip_carries_the_zone_database_the_runtime_lacks() -> None:
+    import zoneinfo
+
+    names = set(api_archive(PROJECT_ROOT).assets)
+
+    assert "tzdata/zoneinfo/Africa/Lagos" in names and "tzdata/__init__.py" in names
+    # With no system zone database (as on the python3.12 runtime), zoneinfo falls back to tzdata.
+    zoneinfo.reset_tzpath(to=[])
+    try:
+        zoneinfo.ZoneInfo.clear_cache()
+        assert str(zoneinfo.ZoneInfo("Africa/Lagos")) == "Africa/Lagos"
+    finally:
+        zoneinfo.reset_tzpath()
+        zoneinfo.ZoneInfo.clear_cache()
