@@ -91,6 +91,7 @@ def main() -> None:
             noncurrent_version_days=settings.noncurrent_version_days,
             abort_multipart_days=settings.abort_multipart_days,
             protect=settings.protect,
+            cors_origins=settings.api.cors_origins,
         ),
     )
     table = PredictionsTable(name, PredictionsTableArgs(protect=settings.protect))

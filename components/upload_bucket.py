@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -20,6 +21,9 @@ class UploadBucketArgs:
     protect: bool = False
     """Keep the bucket and its objects: Pulumi refuses to delete it and leaves it behind on
     destroy. Unprotected (dev) buckets are force-destroyed with their objects."""
+    cors_origins: Sequence[str] = ()
+    """Browser origins that may POST presigned uploads and fetch presigned images (the results
+    API's CORS origins). None: no CORS rules, browsers cannot use the bucket directly."""
 
 
 class UploadBucket(pulumi.ComponentResource):
@@ -82,6 +86,22 @@ class UploadBucket(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[access_block]),
         )
         aws.s3.BucketNotification(f"{name}-eventbridge", bucket=bucket.id, eventbridge=True, opts=child)
+        if args.cors_origins:
+            aws.s3.BucketCorsConfiguration(
+                f"{name}-cors",
+                bucket=bucket.id,
+                cors_rules=[
+                    aws.s3.BucketCorsConfigurationCorsRuleArgs(
+                        allowed_origins=list(args.cors_origins),
+                        # A presigned POST upload, and presigned GETs of the images.
+                        allowed_methods=["GET", "HEAD", "POST"],
+                        allowed_headers=["*"],
+                        expose_headers=["ETag", "x-amz-version-id"],
+                        max_age_seconds=3600,
+                    )
+                ],
+                opts=child,
+            )
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
             bucket=bucket.id,

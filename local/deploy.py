@@ -142,6 +142,19 @@ class Deployer:
     def bucket_policy(self, r: Declared) -> None:
         self.client("s3").put_bucket_policy(Bucket=r.inputs["bucket"], Policy=r.inputs["policy"])
 
+    def cors(self, r: Declared) -> None:
+        rules = [
+            {
+                "AllowedOrigins": rule["allowedOrigins"],
+                "AllowedMethods": rule["allowedMethods"],
+                "AllowedHeaders": rule.get("allowedHeaders", []),
+                "ExposeHeaders": rule.get("exposeHeaders", []),
+                "MaxAgeSeconds": int(rule.get("maxAgeSeconds", 0)),
+            }
+            for rule in r.inputs["corsRules"]
+        ]
+        self.client("s3").put_bucket_cors(Bucket=r.inputs["bucket"], CORSConfiguration={"CORSRules": rules})
+
     def notification(self, r: Declared) -> None:
         config: dict[str, Any] = {"EventBridgeConfiguration": {}} if r.inputs.get("eventbridge") else {}
         self.client("s3").put_bucket_notification_configuration(
@@ -262,6 +275,7 @@ class Deployer:
             "aws:s3/bucketOwnershipControls:BucketOwnershipControls": self.ownership,
             "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": self.encryption,
             "aws:s3/bucketPolicy:BucketPolicy": self.bucket_policy,
+            "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration": self.cors,
             "aws:s3/bucketNotification:BucketNotification": self.notification,
             "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": self.lifecycle,
             "aws:dynamodb/table:Table": self.table,

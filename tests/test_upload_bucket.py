@@ -88,3 +88,14 @@ def test_protected_bucket_is_kept_and_never_force_destroyed() -> None:
 def test_a_prefix_that_cannot_work_is_refused() -> None:
     with pytest.raises(Exception, match="upload_prefix must look like 'uploads/'"):
         deploy(UploadBucketArgs(upload_prefix="uploads"))
+
+
+def test_browsers_get_cors_rules_only_for_the_apis_origins() -> None:
+    closed = deploy().of_type("aws:s3/bucketCorsConfiguration:BucketCorsConfiguration")
+    opened = deploy(UploadBucketArgs(cors_origins=["https://app.example.org"]))
+
+    (rule,) = opened.one("aws:s3/bucketCorsConfiguration:BucketCorsConfiguration").inputs["corsRules"]
+
+    assert closed == []
+    assert rule["allowedOrigins"] == ["https://app.example.org"]
+    assert set(rule["allowedMethods"]) == {"GET", "HEAD", "POST"}  # presigned POST upload, presigned GET
