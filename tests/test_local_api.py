@@ -84,6 +84,28 @@ def test_an_upload_through_the_api_is_classified_and_read_back(cloud: LocalCloud
     assert image.status_code == 200 and image.content == photo
 
 
+def test_pages_over_http_cover_the_day_once(cloud: LocalCloud) -> None:
+    ids = set()
+    for seed in (11, 12, 13):
+        post, sent = upload_through_api(cloud, jpeg(seed=seed))
+        assert sent.status_code == 204
+        recorded = wait_recorded(cloud, post["key"])
+        ids.add(recorded["id"])
+    day = recorded["RecordDate"]
+    seen: list[str] = []
+    token = None
+
+    while True:
+        params = {"date": day, "limit": 1, **({"next": token} if token else {})}
+        page = requests.get(f"{api(cloud)}/predictions", params=params, timeout=30).json()
+        seen += [item["id"] for item in page["items"]]
+        token = page["next"]
+        if token is None:
+            break
+
+    assert ids <= set(seen) and len(seen) == len(set(seen))
+
+
 def test_delete_over_http_takes_the_prediction_off_the_count(cloud: LocalCloud) -> None:
     post, _ = upload_through_api(cloud, jpeg(seed=5))
     recorded = wait_recorded(cloud, post["key"])
