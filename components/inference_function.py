@@ -7,7 +7,6 @@ SnapStart only applies to published versions, never to $LATEST.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -15,10 +14,10 @@ import pulumi
 import pulumi_aws as aws
 
 from components import policies
+from components.function_basics import LAMBDA_LOG_LEVELS, function_basics, json_logging
 
 ARCHITECTURES = ("x86_64", "arm64")
 ALIAS = "live"
-LAMBDA_LOG_LEVELS = {"DEBUG": "DEBUG", "INFO": "INFO", "WARNING": "WARN", "ERROR": "ERROR"}
 
 
 @dataclass
@@ -58,42 +57,28 @@ class InferenceFunction(pulumi.ComponentResource):
         _validate(args)
         child = pulumi.ResourceOptions(parent=self)
 
-        identity = aws.get_caller_identity_output()
-        role = aws.iam.Role(
-            f"{name}-role",
-            description=f"Runs {args.function_name}",
-            assume_role_policy=identity.account_id.apply(
-                lambda account: json.dumps(policies.assume_role_policy("lambda.amazonaws.com", account))
-            ),
-            opts=child,
-        )
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=f"/aws/lambda/{args.function_name}",
-            retention_in_days=args.log_retention_days,
-            opts=child,
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
-            policy=pulumi.Output.all(args.bucket_arn, args.table_arn, args.queue_arn, log_group.arn).apply(
-                lambda v: json.dumps(
-                    policies.function_policy(
-                        bucket_arn=v[0],
-                        upload_prefix=args.upload_prefix,
-                        table_arn=v[1],
-                        queue_arn=v[2],
-                        log_group_arn=v[3],
-                        tracing=args.tracing,
-                    )
+        basics = function_basics(
+            name,
+            self,
+            function_name=args.function_name,
+            log_retention_days=args.log_retention_days,
+            policy=lambda log_group_arn: pulumi.Output.all(
+                args.bucket_arn, args.table_arn, args.queue_arn, log_group_arn
+            ).apply(
+                lambda v: policies.function_policy(
+                    bucket_arn=v[0],
+                    upload_prefix=args.upload_prefix,
+                    table_arn=v[1],
+                    queue_arn=v[2],
+                    log_group_arn=v[3],
+                    tracing=args.tracing,
                 )
             ),
-            opts=child,
         )
         function = aws.lambda_.Function(
             f"{name}-function",
             name=args.function_name,
-            role=role.arn,
+            role=basics.role.arn,
             package_type="Image",
             image_uri=args.image_uri,
             architectures=[args.architecture],
@@ -101,19 +86,13 @@ class InferenceFunction(pulumi.ComponentResource):
             timeout=args.timeout_seconds,
             ephemeral_storage=aws.lambda_.FunctionEphemeralStorageArgs(size=args.ephemeral_storage_mb),
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=args.environment),
-            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
-                log_format="JSON",
-                log_group=log_group.name,
-                # Lambda's level names: WARN, not Python's WARNING.
-                application_log_level=LAMBDA_LOG_LEVELS[args.log_level],
-                system_log_level="INFO" if args.log_level == "DEBUG" else "WARN",
-            ),
+            logging_config=json_logging(basics.log_group, args.log_level),
             reserved_concurrent_executions=args.reserved_concurrency,
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active" if args.tracing else "PassThrough"),
             snap_start=aws.lambda_.FunctionSnapStartArgs(apply_on="PublishedVersions") if args.snap_start else None,
             publish=args.snap_start,
             # The role's policy must exist before the first cold start writes logs or polls.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, log_group]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[basics.policy, basics.log_group]),
         )
         target_arn: pulumi.Output[str] = function.arn
         if args.snap_start:
@@ -140,8 +119,8 @@ class InferenceFunction(pulumi.ComponentResource):
         self.function_name = function.name
         self.function_arn = function.arn
         self.invoke_target_arn = target_arn
-        self.role_arn = role.arn
-        self.log_group_name = log_group.name
+        self.role_arn = basics.role.arn
+        self.log_group_name = basics.log_group.name
         self.register_outputs(
             {
                 "function_name": self.function_name,

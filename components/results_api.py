@@ -18,7 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import policies
-from components.inference_function import LAMBDA_LOG_LEVELS
+from components.function_basics import LAMBDA_LOG_LEVELS, function_basics, json_logging
 
 ROUTES = (
     "POST /uploads",
@@ -88,42 +88,26 @@ class ResultsApi(pulumi.ComponentResource):
         _validate(args)
         child = pulumi.ResourceOptions(parent=self)
 
-        identity = aws.get_caller_identity_output()
-        role = aws.iam.Role(
-            f"{name}-role",
-            description=f"Runs {args.function_name}",
-            assume_role_policy=identity.account_id.apply(
-                lambda account: json.dumps(policies.assume_role_policy("lambda.amazonaws.com", account))
-            ),
-            opts=child,
-        )
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=f"/aws/lambda/{args.function_name}",
-            retention_in_days=args.log_retention_days,
-            opts=child,
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
-            policy=pulumi.Output.all(args.bucket_arn, args.table_arn, log_group.arn).apply(
-                lambda v: json.dumps(
-                    policies.api_policy(
-                        bucket_arn=v[0],
-                        upload_prefix=args.upload_prefix,
-                        api_upload_prefix=args.api_upload_prefix,
-                        table_arn=v[1],
-                        log_group_arn=v[2],
-                        tracing=args.tracing,
-                    )
+        basics = function_basics(
+            name,
+            self,
+            function_name=args.function_name,
+            log_retention_days=args.log_retention_days,
+            policy=lambda log_group_arn: pulumi.Output.all(args.bucket_arn, args.table_arn, log_group_arn).apply(
+                lambda v: policies.api_policy(
+                    bucket_arn=v[0],
+                    upload_prefix=args.upload_prefix,
+                    api_upload_prefix=args.api_upload_prefix,
+                    table_arn=v[1],
+                    log_group_arn=v[2],
+                    tracing=args.tracing,
                 )
             ),
-            opts=child,
         )
         function = aws.lambda_.Function(
             f"{name}-function",
             name=args.function_name,
-            role=role.arn,
+            role=basics.role.arn,
             runtime=RUNTIME,
             handler=HANDLER,
             code=args.code,
@@ -132,14 +116,9 @@ class ResultsApi(pulumi.ComponentResource):
             memory_size=args.memory_mb,
             timeout=args.timeout_seconds,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=args.environment),
-            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
-                log_format="JSON",
-                log_group=log_group.name,
-                application_log_level=LAMBDA_LOG_LEVELS[args.log_level],
-                system_log_level="INFO" if args.log_level == "DEBUG" else "WARN",
-            ),
+            logging_config=json_logging(basics.log_group, args.log_level),
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active" if args.tracing else "PassThrough"),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, log_group]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[basics.policy, basics.log_group]),
         )
 
         api = aws.apigatewayv2.Api(
@@ -224,7 +203,7 @@ class ResultsApi(pulumi.ComponentResource):
         self.api_url = stage.invoke_url
         self.api_id = api.id
         self.function_name = function.name
-        self.role_arn = role.arn
+        self.role_arn = basics.role.arn
         self.register_outputs(
             {
                 "api_url": self.api_url,
