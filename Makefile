@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt lambda_src/requirements*.txt constraints.txt | sha256sum | cut -c1-12)
 
-.PHONY: venv test lint typecheck unit demo model bench lock clean
+.PHONY: venv test lint typecheck unit demo model bench image-check lock clean
 
 venv: $(STAMP)
 
@@ -48,3 +48,10 @@ demo: model
 # Benchmarks: (a) our LiteRT path, (b) our TensorFlow path, (c) the original-style handler.
 bench: model
 	$(BIN)/python -m bench
+
+# The function image built with buildah from a local stand-in base, checked and run against the
+# local cloud, for each runtime (work in progress, issue 7: not yet run by .ci/run).
+image-check: model
+	@command -v buildah >/dev/null && command -v podman >/dev/null && command -v debootstrap >/dev/null \
+	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah podman debootstrap; }
+	$(BIN)/python -m imagecheck

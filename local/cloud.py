@@ -59,6 +59,9 @@ class LocalCloud:
     """The function's entry point, "module:function" (benchmarks swap in other handlers)."""
     api_port: int | None = None
     """Loopback port of the local API gateway; default: `port + 1` when free, else any free port."""
+    serve: bool = True
+    """Run the function and the API locally; False leaves the queue to someone else (the image
+    check invokes the function inside its built image)."""
 
     def __post_init__(self) -> None:
         self.server: MotoServer | None = None
@@ -82,6 +85,8 @@ class LocalCloud:
             region = self.deployment.exports.get("region") or DEFAULT_REGION
             deployer = Deployer(self.deployment, self.endpoint_url, region, self.visibility_seconds)
             self.resources = deployer.deploy()
+            if not self.serve:
+                return self
             image = self.deployment.one("docker:index/image:Image")
             build_args = image.inputs["build"]["args"]
             model_dir = prepare_model(

@@ -113,7 +113,7 @@ def _receive(sqs: Any, spec: FunctionSpec) -> list[dict[str, Any]]:
     return messages
 
 
-def _sqs_record(message: dict[str, Any], spec: FunctionSpec, region: str) -> dict[str, Any]:
+def sqs_record(message: dict[str, Any], spec: FunctionSpec, region: str) -> dict[str, Any]:
     from local.fixups import fix_message_body
 
     return {
@@ -191,7 +191,7 @@ def worker_main(config: WorkerConfig, stop: Any, reports: Any) -> None:
         if not messages:
             time.sleep(EMPTY_POLL_PAUSE)
             continue
-        event = {"Records": [_sqs_record(m, spec, config.region) for m in messages]}
+        event = {"Records": [sqs_record(m, spec, config.region) for m in messages]}
         context = LambdaContext(spec.name, spec.memory_mb, arn, str(uuid.uuid4()))
         started, cpu_started = time.perf_counter(), time.process_time()
         try:
