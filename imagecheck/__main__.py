@@ -19,6 +19,7 @@ from rich.table import Table
 
 from imagecheck import buildah
 from imagecheck.checks import (
+    LAMBDA_MAX_UNCOMPRESSED_BYTES,
     CheckFailed,
     check_architecture,
     check_files,
@@ -67,7 +68,6 @@ def check_runtime(runtime: str, stack: str, config: dict[str, str]) -> dict[str,
     function = next(
         f for f in deployment.of_type("aws:lambda/function:Function") if f.inputs.get("packageType") == "Image"
     ).inputs
-    architecture = function["architectures"][0]
     tag = f"localhost/image-classifier-check:{runtime}"
 
     started = time.monotonic()
@@ -79,31 +79,38 @@ def check_runtime(runtime: str, stack: str, config: dict[str, str]) -> dict[str,
         {**image["build"]["args"], "BASE_IMAGE": buildah.stand_in_base()},
     )
     report: dict[str, Any] = {"runtime": runtime, "build_seconds": time.monotonic() - started}
-
-    facts = buildah.inspect(tag)
-    check_architecture(facts.architecture, architecture)
-    check_manifest(facts.manifest_media_type)
-    groups = layer_groups(facts.layers, buildah.layer_count(buildah.stand_in_base()))
-    check_size(groups)
-    report |= {"architecture": facts.architecture, "manifest": facts.manifest_media_type, "groups": groups}
+    report |= check_image(tag, function["architectures"][0])
 
     container = buildah.Container(tag)
     try:
-        check_files(
-            container.files(MODEL_FILES[runtime], "/opt/model/metadata.json", "/var/task/classifier/handler.py"),
-            [MODEL_FILES[runtime], "/opt/model/metadata.json", "/var/task/classifier/handler.py"],
-        )
-        classes = function["environment"]["variables"]["CLASS_NAMES"]
-        try:
-            loaded = json.loads(container.run("python3", "-c", LOAD_SCRIPT, runtime, classes).splitlines()[-1])
-        except RuntimeError as err:
-            raise CheckFailed(f"model load: the model does not load inside the image:\n{err}") from None
-        report["load_seconds"] = loaded["seconds"]
-        report["warning"] = check_load_time(loaded["seconds"])
+        report |= check_inside(container, runtime, function["environment"]["variables"]["CLASS_NAMES"])
         report["recorded"] = invoke_in_image(container, stack, settings)
     finally:
         container.remove()
     return report
+
+
+def check_image(
+    tag: str, function_architecture: str, size_limit: int = LAMBDA_MAX_UNCOMPRESSED_BYTES
+) -> dict[str, Any]:
+    """What the image is, from its manifest and config: checked against what Lambda accepts."""
+    facts = buildah.inspect(tag)
+    check_architecture(facts.architecture, function_architecture)
+    check_manifest(facts.manifest_media_type)
+    groups = layer_groups(facts.layers, buildah.layer_count(buildah.stand_in_base()))
+    check_size(groups, size_limit)
+    return {"architecture": facts.architecture, "manifest": facts.manifest_media_type, "groups": groups}
+
+
+def check_inside(container: buildah.Container, runtime: str, classes: str) -> dict[str, Any]:
+    """The files the handler needs are there, and the model loads within the init budget."""
+    required = [MODEL_FILES[runtime], "/opt/model/metadata.json", "/var/task/classifier/handler.py"]
+    check_files(container.files(*required), required)
+    try:
+        loaded = json.loads(container.run("python3", "-c", LOAD_SCRIPT, runtime, classes).splitlines()[-1])
+    except RuntimeError as err:
+        raise CheckFailed(f"model load: the model does not load inside the image:\n{err}") from None
+    return {"load_seconds": loaded["seconds"], "warning": check_load_time(loaded["seconds"])}
 
 
 def invoke_in_image(container: buildah.Container, stack: str, settings: dict[str, str]) -> str:

@@ -163,5 +163,12 @@ class Container:
         script = "import os, sys; print('\\n'.join(p for p in sys.argv[1:] if os.path.exists(p)))"
         return self.run("python3", "-c", script, *paths).split()
 
+    def commit(self, tag: str, *, architecture: str | None = None) -> str:
+        """Save the container as an image (optionally declaring another architecture)."""
+        if architecture is not None:
+            run("buildah", *STORAGE, "config", f"--arch={architecture}", self.name)
+        run("buildah", *STORAGE, "commit", "--quiet", self.name, tag)
+        return tag
+
     def remove(self) -> None:
         subprocess.run(["buildah", *STORAGE, "rm", self.name], check=False, capture_output=True)  # noqa: S603, S607
