@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import importlib
+import json
 import multiprocessing
 import os
 import re
@@ -102,8 +103,6 @@ def from_result(result: Any) -> tuple[int, dict[str, str], bytes]:
     """Status, headers and body from what the handler returned (payload 2.0 rules)."""
     if not isinstance(result, dict) or "statusCode" not in result:
         # A bare value: API Gateway sends it as a 200 JSON body.
-        import json
-
         return 200, {"content-type": "application/json"}, json.dumps(result).encode()
     headers = {k.lower(): str(v) for k, v in (result.get("headers") or {}).items()}
     raw = result.get("body") or ""

@@ -322,24 +322,13 @@ def _encode_token(key: dict[str, Any]) -> str:
 def _decode_token(token: str, day: str, class_name: str | None) -> dict[str, Any]:
     try:
         decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        start = {"PredictionDate": decoded["d"], "ClassPredictionID": decoded["s"]}
-    except (binascii.Error, ValueError, TypeError, KeyError):
+        date, sort_key = decoded["d"], decoded["s"]
+        # DynamoDB keys are UTF-8, at most 1024 bytes: a lone surrogate (valid JSON) cannot be one.
+        size = len(sort_key.encode("utf-8"))
+    except (binascii.Error, ValueError, TypeError, KeyError, AttributeError):
         raise BadInput("next: not a token this API issued") from None
-    if not isinstance(start["ClassPredictionID"], str) or not _encodable(start["ClassPredictionID"]):
+    if not 0 < size <= 1024:
         raise BadInput("next: not a token this API issued")
-    if (
-        start["PredictionDate"] != day
-        or not 0 < len(start["ClassPredictionID"].encode("utf-8", "strict")) <= 1024
-        or (class_name is not None and not start["ClassPredictionID"].startswith(f"{class_name}#"))
-    ):
+    if date != day or (class_name is not None and not sort_key.startswith(f"{class_name}#")):
         raise BadInput("next: the token belongs to another query (date or class differ)")
-    return _item(start)
-
-
-def _encodable(text: str) -> bool:
-    """DynamoDB keys are UTF-8: a lone surrogate (valid in JSON, not in UTF-8) cannot be one."""
-    try:
-        text.encode("utf-8", "strict")
-    except UnicodeEncodeError:
-        return False
-    return True
+    return _item({"PredictionDate": day, "ClassPredictionID": sort_key})
