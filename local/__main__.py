@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import signal
-import sys
 import threading
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from classifier.events import UploadedObject
+from classifier.records import object_digest
 from components.model_fetch import ModelFetchError
 from components.settings import SettingsError
 from local.cloud import STATE_FILE, LocalCloud
@@ -25,10 +25,6 @@ from local.iam_report import IamReport
 from local.results import Results
 from local.samples import Sample, samples
 from local.server import PortInUseError, local_client
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lambda_src"))
-from classifier.events import UploadedObject
-from classifier.records import object_digest
 
 app = typer.Typer(add_completion=False, help="The image-classification pipeline on an embedded local cloud (moto).")
 err = Console(stderr=True)

@@ -18,7 +18,6 @@ import multiprocessing
 import os
 import re
 import sys
-import time
 import traceback
 import uuid
 from dataclasses import dataclass
@@ -125,7 +124,9 @@ def gateway_main(config: GatewayConfig, reports: Any) -> None:
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
     spec = config.spec
-    os.environ.update(lambda_environment(spec.environment, spec.name, 512, config.endpoint_url, config.region))
+    os.environ.update(
+        lambda_environment(spec.environment, spec.name, spec.memory_mb, config.endpoint_url, config.region)
+    )
     sys.path[:0] = [str(PROJECT_ROOT / "lambda_src"), str(PROJECT_ROOT)]
     try:
         from werkzeug.serving import make_server
@@ -161,7 +162,7 @@ def gateway_main(config: GatewayConfig, reports: Any) -> None:
             route.key,
             params,
         )
-        context = LambdaContext(spec.name, 512, arn, event["requestContext"]["requestId"])
+        context = LambdaContext(spec.name, spec.memory_mb, arn, event["requestContext"]["requestId"])
         try:
             status, response_headers, body = from_result(handler(event, context))
         except Exception:  # what API Gateway answers when the integration fails
@@ -205,6 +206,3 @@ class LocalApiGateway:
         if self._process.is_alive():
             self._process.terminate()
             self._process.join(timeout=10)
-        deadline = time.monotonic() + 5
-        while self._process.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.05)

@@ -58,6 +58,7 @@ class ApiSpec:
     name: str
     handler: str
     environment: dict[str, str]
+    memory_mb: int
     timeout_seconds: int
     routes: list[str]
     auth: str
@@ -335,6 +336,7 @@ class Deployer:
             name=function["name"],
             handler=function.inputs["handler"],
             environment=dict(function.inputs.get("environment", {}).get("variables", {})),
+            memory_mb=int(function.inputs.get("memorySize", 128)),
             timeout_seconds=int(function.inputs.get("timeout", 3)),
             routes=routes,
             auth=",".join(sorted(auth)),

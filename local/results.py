@@ -9,6 +9,8 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
+from classifier.keys import COUNT_PREFIX, claim_key
+
 _deserialize = TypeDeserializer().deserialize
 
 
@@ -51,15 +53,16 @@ class Results:
     def predictions(self, date: str, class_name: str | None = None) -> list[dict[str, Any]]:
         """The day's records (classified and rejected), optionally of one class."""
         items = self._query(date, f"{class_name}#" if class_name else None)
-        return [i for i in items if not i["ClassPredictionID"].startswith("COUNT#")]
+        return [i for i in items if not i["ClassPredictionID"].startswith(COUNT_PREFIX)]
 
     def counts(self, date: str) -> dict[str, int]:
-        return {i["ClassPredictionID"].removeprefix("COUNT#"): int(i["Count"]) for i in self._query(date, "COUNT#")}
+        counters = self._query(date, COUNT_PREFIX)
+        return {i["ClassPredictionID"].removeprefix(COUNT_PREFIX): int(i["Count"]) for i in counters}
 
     def claim(self, digest: str) -> dict[str, Any] | None:
         response = self.dynamodb.get_item(
             TableName=self.table,
-            Key={"PredictionDate": {"S": f"OBJECT#{digest}"}, "ClassPredictionID": {"S": "CLAIM"}},
+            Key={name: {"S": value} for name, value in claim_key(digest).items()},
             ConsistentRead=True,
         )
         return _jsonable(_plain(response["Item"])) if "Item" in response else None

@@ -17,9 +17,12 @@ class CountingMocks(Mocks):
     def __init__(self) -> None:
         super().__init__()
         self.tokens: list[str] = []
+        self.parameters: list[str] = []
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
         self.tokens.append(args.token)
+        if args.token == "aws:ssm/getParameter:getParameter":
+            self.parameters.append(args.args["name"])
         return super().call(args)
 
 
@@ -46,10 +49,10 @@ def test_the_powertools_layer_comes_from_its_ssm_parameter_for_the_architecture(
 
     (layer,) = api_function(deployment).inputs["layers"]
 
-    assert "aws:ssm/getParameter:getParameter" in mocks.tokens
+    # The release the image pins, for the function's architecture and runtime.
+    assert mocks.parameters == [f"/aws/service/powertools/python/arm64/python3.12/{powertools_version(PROJECT_ROOT)}"]
     assert layer.endswith(":layer:AWSLambdaPowertoolsPythonV3-python312-arm64:1")
     assert api_function(deployment).inputs["architectures"] == ["arm64"]
-    assert powertools_version(PROJECT_ROOT)  # the parameter name carries the pinned release
 
 
 def test_an_explicit_layer_arn_skips_the_lookup() -> None:

@@ -36,10 +36,6 @@ def counter_key(date: str, counter: str) -> dict[str, str]:
     return {"PredictionDate": date, "ClassPredictionID": f"{COUNT_PREFIX}{counter}"}
 
 
-def record_key(date: str, counter: str, digest: str) -> dict[str, str]:
-    return {"PredictionDate": date, "ClassPredictionID": f"{counter}#{digest}"}
-
-
 def counter_of(record_id: str) -> str:
     """The counter a record's sort key (`FAW#<digest>`, `REJECTED#<digest>`) counts under."""
     return record_id.split("#", 1)[0]

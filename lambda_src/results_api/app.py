@@ -7,6 +7,7 @@ Routes validate their parameters (pydantic, through Powertools) and hand over to
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from typing import Annotated, Any
@@ -27,8 +28,6 @@ from results_api.results import BadInput, NotFound, ResultsService
 
 TITLE = "Image classifier results API"
 VERSION = "1.0.0"
-ID_PATTERN = r"^[0-9a-f]{32}$"
-DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
 logger = Logger()
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -172,6 +171,7 @@ def openapi() -> Response[str]:
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_document())
 
 
+@functools.cache  # the routes are fixed at import: build the document once per environment
 def openapi_document() -> str:
     document = json.loads(
         app.get_openapi_json_schema(
@@ -198,20 +198,21 @@ def _invalid_request(error: RequestValidationError) -> Response[str]:
         location = list(problem.get("loc", ())) or ["request"]
         where = [str(part) for part in location[1:] if not isinstance(part, int)] or [str(location[0])]
         problems.append(f"{'.'.join(where)}: {problem.get('msg', 'invalid')}")
-    return Response(
-        status_code=400,
-        content_type=content_types.APPLICATION_JSON,
-        body=json.dumps({"statusCode": 400, "message": "; ".join(problems)}),
-    )
+    return _bad_request("; ".join(problems))
 
 
 @app.exception_handler(UnicodeDecodeError)  # type: ignore[untyped-decorator]
 def _undecodable_body(_: UnicodeDecodeError) -> Response[str]:
     """A body that is not UTF-8 (API Gateway passes it base64-encoded) cannot be JSON."""
+    return _bad_request("body: expected UTF-8 JSON")
+
+
+def _bad_request(message: str) -> Response[str]:
+    """The shape Powertools gives its own HTTP errors, so every 400 reads the same."""
     return Response(
         status_code=400,
         content_type=content_types.APPLICATION_JSON,
-        body=json.dumps({"statusCode": 400, "message": "body: expected UTF-8 JSON"}),
+        body=json.dumps({"statusCode": 400, "message": message}),
     )
 
 
